@@ -1,0 +1,55 @@
+"""pytest set-up shared by the doctests of nnfaq/, the MyST pages in docs/ and the tests in tests/.
+
+Every test and doctest starts seeded, on one torch thread, with matplotlib's Agg backend and the
+project style (all read from conf/settings.toml). The run fails if doctests were asked for and
+none was collected: a silent zero would mean the proofs stopped running.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+sys.path.insert(0, str(Path(__file__).resolve().parent / "conf"))
+
+import nnfaq_conf
+
+_collected_doctests = 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for flag in nnfaq_conf.SETTINGS["doctest"]["optionflags"]:
+        config.addinivalue_line("doctest_optionflags", flag)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    global _collected_doctests
+    _collected_doctests = sum(type(item).__name__ == "DoctestItem" for item in items)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    asked = config.getoption("doctestmodules", False) and not config.getoption("collectonly", False)
+    if asked and not config.getoption("keyword") and _collected_doctests == 0 and exitstatus in (0, 5):
+        sys.stderr.write("\nERROR: doctests were enabled but zero doctests were collected\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _reset_state():
+    """Seed, one thread, default dtype, grad mode on, fresh matplotlib style: before every test."""
+    nnfaq_conf.reset_state()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _doctest_names(doctest_namespace: dict) -> None:
+    """Names every docstring example may use without importing them."""
+    import numpy as np
+    import torch
+
+    doctest_namespace.update(torch=torch, nn=torch.nn, F=torch.nn.functional, np=np)

@@ -1,0 +1,193 @@
+"""The question registry: every interview question, read from the concept functions' source.
+
+A question is declared once, on the function that answers it::
+
+    @question("dropout-train-vs-eval")
+    def dropout(input, p=0.5, training=True):
+        r'''Inverted dropout: ... (summary line)
+
+        **Does dropout behave differently in training and evaluation?**
+
+        Plain answer, two to four sentences.
+        ...
+
+The registry reads the topic modules with :mod:`ast` instead of importing them, so listing and
+searching questions never imports torch. The topic is the module; topics are listed in
+:data:`TOPICS`, in the order the site shows them.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Topic modules of :mod:`nnfaq`, in the order the site and the CLI show them.
+TOPICS: tuple[str, ...] = ("regularization",)
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_QUESTION = re.compile(r"^\*\*(?P<text>[^*].*\?)\*\*$", re.DOTALL)
+_SECTION = re.compile(r"^\S.*\n-{3,}\s*$", re.MULTILINE)
+_MISTAKE = re.compile(r"^( *)\.\. admonition:: Common mistake\n((?:\1 +\S.*\n|\s*\n)+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A wrong or half-true statement that circulates, and its correction."""
+
+    claim: str
+    correction: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """One interview question and the concept function that answers it."""
+
+    id: str
+    topic: str
+    function: str  # fully qualified name, e.g. "nnfaq.regularization.dropout"
+    text: str
+    answer: str
+    docstring: str
+    mistakes: tuple[Mistake, ...]
+
+    @property
+    def examples(self) -> str:
+        """The docstring's Examples section: the proof."""
+        return _section(self.docstring, "Examples")
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic module: its title, introduction, questions and public names."""
+
+    name: str
+    title: str
+    intro: str
+    questions: tuple[Question, ...]
+    public: tuple[str, ...]
+
+    @property
+    def module(self) -> str:
+        return f"nnfaq.{self.name}"
+
+
+def question(id: str):
+    """Mark the decorated function as the answer to the question in its docstring.
+
+    The id is stable (it names the answer's anchor on the site and in the CLI); kebab-case.
+    """
+    if not isinstance(id, str) or not _ID.match(id):
+        raise ValueError(f"id must be a kebab-case string such as 'dropout-train-vs-eval', got {id!r}")
+
+    def mark(fn):
+        fn.__nnfaq_question__ = id
+        return fn
+
+    return mark
+
+
+def topics() -> tuple[Topic, ...]:
+    """Every topic, in site order, each with its questions in source order."""
+    return _load()
+
+
+def questions(topic: str | None = None) -> tuple[Question, ...]:
+    """Every question in a stable order: by topic (see :data:`TOPICS`), then by source position."""
+    if topic is not None and topic not in TOPICS:
+        raise ValueError(f"topic must be one of {', '.join(TOPICS)}; got {topic!r}")
+    return tuple(q for t in _load() if topic in (None, t.name) for q in t.questions)
+
+
+def get_question(id: str) -> Question:
+    """The question with this id; KeyError if there is none."""
+    for q in questions():
+        if q.id == id:
+            return q
+    raise KeyError(id)
+
+
+@functools.cache
+def _load() -> tuple[Topic, ...]:
+    result = tuple(_parse_topic(name) for name in TOPICS)
+    ids = [q.id for t in result for q in t.questions]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise RuntimeError(f"question ids must be unique; repeated: {', '.join(duplicated)}")
+    return result
+
+
+def _parse_topic(name: str) -> Topic:
+    path = _PACKAGE_DIR / f"{name}.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    module_doc = ast.get_docstring(tree) or ""
+    title, _, intro = module_doc.partition("\n")
+    if not title.strip():
+        raise RuntimeError(f"{path}: the module docstring's first line must be the topic title")
+    found = []
+    for node in tree.body:
+        qid = _question_id(node)
+        if qid is not None:
+            found.append(_parse_question(qid, name, node, path))
+    return Topic(name, title.strip(), intro.strip(), tuple(found), _public_names(tree))
+
+
+def _question_id(node: ast.stmt) -> str | None:
+    if not isinstance(node, ast.FunctionDef | ast.ClassDef):
+        return None
+    for deco in node.decorator_list:
+        if isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == "question":
+            arg = deco.args[0] if deco.args else None
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                return arg.value
+            raise RuntimeError(f"line {deco.lineno}: @question needs the id as a string literal")
+    return None
+
+
+def _parse_question(qid: str, topic: str, node: ast.FunctionDef | ast.ClassDef, path: Path) -> Question:
+    where = f"{path.name}:{node.lineno} ({node.name})"
+    doc = ast.get_docstring(node) or ""
+    paragraphs = _paragraphs(doc.split("\nParameters\n")[0])
+    # paragraph 0 is the summary line, paragraph 1 the bold question, then the answer
+    match = _QUESTION.match(paragraphs[1]) if len(paragraphs) > 2 else None
+    if match is None:
+        raise RuntimeError(f"{where}: after the summary line the docstring needs the question as **...?**")
+    answer = []
+    for para in paragraphs[2:]:
+        if para.startswith(".. ") or _SECTION.match(para):
+            break
+        answer.append(para)
+    if not answer:
+        raise RuntimeError(f"{where}: the question needs a plain answer right after it")
+    text = " ".join(match["text"].split())
+    return Question(qid, topic, f"nnfaq.{topic}.{node.name}", text, "\n\n".join(answer), doc, _mistakes(doc))
+
+
+def _mistakes(doc: str) -> tuple[Mistake, ...]:
+    found = []
+    for m in _MISTAKE.finditer(doc + "\n"):
+        paras = _paragraphs(textwrap.dedent(m[2]))
+        if len(paras) < 2:
+            raise RuntimeError("a 'Common mistake' admonition needs the claim, then the correction")
+        found.append(Mistake(" ".join(paras[0].split()), "\n\n".join(paras[1:])))
+    return tuple(found)
+
+
+def _public_names(tree: ast.Module) -> tuple[str, ...]:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+            return tuple(ast.literal_eval(node.value))
+    return ()
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+
+
+def _section(doc: str, name: str) -> str:
+    match = re.search(rf"^{name}\n-+\n(.*?)(?=^\S.*\n-{{3,}}\n|\Z)", doc, re.MULTILINE | re.DOTALL)
+    return match[1].strip() if match else ""
