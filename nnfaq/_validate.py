@@ -93,3 +93,18 @@ def choice(name: str, value, options: tuple[str, ...]) -> str:
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}")
     return value
+
+
+def int_tuple(name: str, value, n: int, *, low: int | None = None) -> tuple[int, ...]:
+    """Check that ``value`` is an int or a sequence of ``n`` ints, each at least ``low``; return an ``n``-tuple.
+
+    The way PyTorch takes ``kernel_size``, ``stride``, ``padding`` and ``dilation``: ``3`` means ``(3, 3)`` in 2-D.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral | tuple | list):
+        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {type(value).__name__}")
+    values = (value,) * n if isinstance(value, numbers.Integral) else tuple(value)
+    if len(values) != n or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in values):
+        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
+    if low is not None and min(values) < low:
+        raise ValueError(f"{name} must be >= {low}, got {value!r}")
+    return tuple(int(v) for v in values)
