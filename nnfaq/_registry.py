@@ -26,7 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: Topic modules of :mod:`nnfaq`, in the order the site and the CLI show them.
-TOPICS: tuple[str, ...] = ("regularization",)
+TOPICS: tuple[str, ...] = (
+    "regularization",
+    "output_layers",
+    "classification_losses",
+    "regression_losses",
+    "optimizers",
+    "convolution",
+    "resampling",
+    "conv_arithmetic",
+)
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
