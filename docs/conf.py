@@ -1,0 +1,122 @@
+"""Sphinx configuration for the nnfaq site. Shared settings come from conf/settings.toml."""
+
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path[:0] = [str(ROOT / "conf"), str(DOCS / "_ext"), str(ROOT)]
+
+import nnfaq_conf
+from sphinx_gallery.sorting import ExplicitOrder
+
+import nnfaq
+
+project = "nnfaq"
+author = "The nnfaq developers"
+copyright = "2026, The nnfaq developers"
+release = version = nnfaq.__version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # ships MathJax into _static: math renders with no network
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "sphinx_copybutton",
+    "sphinx_design",
+    "nnfaq_sphinx",  # docs/_ext: topic, practice and errata pages generated from the question registry
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/**/*.ipynb", "auto_examples/**/*.py"]
+suppress_warnings = ["config.cache"]  # sphinx-gallery's callables are referenced by name; see reset_modules
+
+myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
+myst_heading_anchors = 3
+
+# --- API docs ------------------------------------------------------------------------------------
+autosummary_generate = False  # the topic pages are the canonical entries; the API page links to them
+autodoc_default_options = {"members": False}
+autodoc_typehints = "none"  # numpydoc's Parameters section carries the types
+numpydoc_show_class_members = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks = {"GL08"}  # every public object has a docstring
+default_role = "py:obj"
+nitpicky = True
+
+# No network at build time: intersphinx would fetch inventories, so references to torch and
+# Python are written as text or links instead. (intersphinx_mapping stays empty on purpose.)
+intersphinx_mapping = {}
+intersphinx_disabled_reftypes = ["*"]
+nitpick_ignore_regex = [
+    (r"py:.*", r"torch(\..*)?"),
+    (r"py:.*", r"numpy(\..*)?|np\..*"),
+    (r"py:.*", r"sklearn(\..*)?"),
+    (r"py:.*", r"(optional|default .*|tensor|int|float|bool|str|callable|sequence of .*|iterable of .*|or|None)"),
+    (r"py:.*", r"(list|tuple|dict|Sequence|Iterable)(\[.*\])?"),
+]
+
+# --- sphinx-gallery ------------------------------------------------------------------------------
+gallery = nnfaq_conf.SETTINGS["gallery"]
+sphinx_gallery_conf = {
+    "examples_dirs": f"../{gallery['examples_dir']}",
+    "gallery_dirs": gallery["gallery_dir"],
+    "filename_pattern": gallery["filename_pattern"],
+    "subsection_order": ExplicitOrder([f"../{gallery['examples_dir']}/{t}" for t in nnfaq.TOPICS]),
+    "within_subsection_order": "FileNameSortKey",
+    "doc_module": ("nnfaq",),
+    "reference_url": {"nnfaq": None},
+    "backreferences_dir": "gen_modules/backreferences",
+    "inspect_global_variables": False,
+    # torch (seed, threads, dtype, grad mode) and matplotlib are reset before every example
+    "reset_modules": ("nnfaq_sphinx.reset_example_state",),
+    "reset_modules_order": "before",
+    "junit": gallery["junit"],
+    "download_all_examples": True,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "image_scrapers": ("matplotlib",),
+    "show_memory": False,
+    "min_reported_time": 0,
+    "plot_gallery": "True",
+    "abort_on_example_error": False,
+    "only_warn_on_example_error": False,
+    "run_stale_examples": False,
+    "default_thumb_file": None,
+    "thumbnail_size": (320, 224),
+    "capture_repr": ("_repr_html_",),
+    "copyfile_regex": "",
+}
+
+# --- HTML ----------------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = "nnfaq"
+html_static_path = ["_static"]
+html_css_files = ["nnfaq.css"]
+html_show_sourcelink = False
+html_copy_source = False
+html_theme_options = {
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": [],
+    "icon_links": [],
+    "use_edit_page_button": False,
+    "show_version_warning_banner": False,
+    "pygments_light_style": "default",
+    "pygments_dark_style": "monokai",
+}
+html_sidebars = {"index": [], "practice": [], "errata": []}
+
+# Copy only code, never the ">>> " / "... " prompts or the outputs of doctests.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+copybutton_remove_prompts = True

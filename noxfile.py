@@ -1,0 +1,89 @@
+"""Every task of nnfaq is a nox session; versions come from conf/constraints.txt.
+
+    nox                      lint, tests and docs
+    nox -s tests             doctests of nnfaq/ and docs/, and tests/
+    nox -s docs              the site, every example executed (unchanged ones come from the cache)
+    nox -s docs -- --no-examples   prose only: examples are not run
+    nox -s docs-live         rebuild and reload in the browser while editing
+    nox -s lint              ruff check and ruff format --check
+    nox -s gallery           every gallery script run standalone, as a reader would, with its time
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "conf"))
+import nnfaq_conf  # noqa: E402
+
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+CONSTRAINTS = str(nnfaq_conf.CONSTRAINTS)
+HTML = ROOT / "docs" / "_build" / "html"
+# torch's CPU wheel for 2.13.0 is found by pip, not uv: keep nox's default virtualenv backend
+nox.options.default_venv_backend = "virtualenv"
+nox.options.sessions = ["lint", "tests", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+ENV = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+
+
+def install(session: nox.Session, *groups: str, project: bool = True) -> None:
+    """Install dependency groups (and nnfaq itself, editable) pinned by conf/constraints.txt."""
+    requirements = [r for g in groups for r in nox.project.dependency_groups(PYPROJECT, g)]
+    session.install("-c", CONSTRAINTS, *requirements, *(["-e", "."] if project else []))
+
+
+def sphinx_build(session: nox.Session, *extra: str) -> None:
+    session.run(
+        "sphinx-build", "-W", "-n", "--keep-going", "-b", "html", "docs", str(HTML), *extra, env=ENV
+    )
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Doctests of every answer and of the MyST pages, plus the unit and property tests."""
+    install(session, "test")
+    session.run("pytest", *session.posargs, env=ENV)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the site with -W -n --keep-going; then fail on any example that failed, did not run or was slow."""
+    install(session, "docs")
+    no_examples = "--no-examples" in session.posargs
+    extra = [a for a in session.posargs if a != "--no-examples"]
+    sphinx_build(session, *(["-D", "sphinx_gallery_conf.plot_gallery=0"] if no_examples else []), *extra)
+    if not no_examples:
+        session.run("python", "docs/_ext/check_gallery.py", str(HTML), env=ENV)
+    session.log(f"The site is built: open {HTML / 'index.html'}")
+
+
+@nox.session(name="docs-live")
+def docs_live(session: nox.Session) -> None:
+    """Serve the site on 127.0.0.1:8000 and rebuild on every change (generated folders ignored)."""
+    install(session, "live")
+    ignore = ["docs/_build", "docs/auto_examples", "docs/gen_modules", "docs/topics", "docs/sg_execution_times.rst"]
+    session.run(
+        "sphinx-autobuild", "docs", str(HTML), "--host", "127.0.0.1", "--port", "8000",
+        "--watch", "nnfaq", "--watch", "gallery",
+        *[arg for path in ignore for arg in ("--ignore", str(ROOT / path))],
+        "-n", "--keep-going", *session.posargs, env=ENV,
+    )  # fmt: skip
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole repository."""
+    install(session, "lint", project=False)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def gallery(session: nox.Session) -> None:
+    """Run every gallery script standalone (no Sphinx), as a downloaded script runs; report each time."""
+    install(session, "docs")
+    session.run("python", "docs/_ext/run_gallery.py", *session.posargs, env=ENV)
