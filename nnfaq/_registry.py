@@ -35,6 +35,9 @@ TOPICS: tuple[str, ...] = (
     "convolution",
     "resampling",
     "conv_arithmetic",
+    "attention",
+    "attention_variants",
+    "positional_encoding",
 )
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
