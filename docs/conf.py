@@ -96,6 +96,7 @@ sphinx_gallery_conf = {
 # --- HTML ----------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = "nnfaq"
+html_favicon = "_static/favicon.svg"
 html_static_path = ["_static"]
 html_css_files = ["nnfaq.css"]
 html_show_sourcelink = False
@@ -113,6 +114,7 @@ html_theme_options = {
     "pygments_light_style": "default",
     "pygments_dark_style": "monokai",
 }
+html_context = {"default_mode": "auto"}
 html_sidebars = {"index": [], "practice": [], "errata": []}
 
 # Copy only code, never the ">>> " / "... " prompts or the outputs of doctests.

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 from pathlib import Path
 
@@ -60,8 +61,9 @@ def _indent(text: str, n: int) -> str:
 
 def topic_page(topic: nnfaq.Topic) -> str:
     """MyST source of one topic page."""
-    out = [f"(topic-{topic.name})=", f"# {topic.title}", "", "```{eval-rst}", topic.intro, "```", ""]
-    out += ["```{contents} Questions", ":local:", ":depth: 1", "```", ""]
+    out = [f"(topic-{topic.name})=", f"# {topic.title}", ""]
+    out += ["```{eval-rst}", f".. module:: {topic.module}", "", topic.intro, "```", ""]
+    out += ["```{contents} Questions", ":local:", ":depth: 1", ":backlinks: none", "```", ""]
     answered = set()
     for q in topic.questions:
         name = q.function.rpartition(".")[2]
@@ -71,9 +73,12 @@ def topic_page(topic: nnfaq.Topic) -> str:
         out += ["```{eval-rst}", f".. minigallery:: {q.function}", f"   :add-heading: Gallery examples using {name}", "```", ""]
     others = [n for n in topic.public if n not in answered]
     if others:
-        out += ["## Other functions in this module", ""]
+        module = importlib.import_module(topic.module)
+        out += ["## Other objects in this module", ""]
         for name in others:
-            out += ["```{eval-rst}", f".. autofunction:: {topic.module}.{name}", "```", ""]
+            obj = getattr(module, name)
+            kind = "autoclass" if isinstance(obj, type) else "autofunction" if callable(obj) else "autodata"
+            out += ["```{eval-rst}", f".. {kind}:: {topic.module}.{name}", "```", ""]
     return "\n".join(out)
 
 
@@ -129,7 +134,7 @@ def errata_rst() -> str:
     out = []
     for q in nnfaq.questions():
         for m in q.mistakes:
-            out += [".. card::", "   :class-card: nnfaq-erratum", ""]
+            out += [f".. currentmodule:: nnfaq.{q.topic}", "", ".. card::", "   :class-card: nnfaq-erratum", ""]
             out += [f"   **They say:** {m.claim}", "", "   **In fact:**", "", _indent(m.correction, 3), ""]
             out += [f"   **Proof:** {_ref(q)}", ""]
     return "\n".join(out)
@@ -150,7 +155,7 @@ def api_rst() -> str:
         if (pkg / f"{name}.py").exists():
             heading = f":mod:`nnfaq.{name}`"
             out += [heading, "-" * len(heading), "", f".. automodule:: nnfaq.{name}", "   :members:", ""]
-    out += ["Registry objects", "----------------", "", ".. currentmodule:: nnfaq", ""]
+    out += ["Registry objects", "----------------", "", ".. currentmodule:: nnfaq", "", ".. autodata:: TOPICS", ""]
     for name in ("questions", "topics", "get_question", "question"):
         out += [f".. autofunction:: {name}", ""]
     for name in ("Question", "Topic", "Mistake"):
