@@ -175,10 +175,13 @@ def sinusoidal_encoding(T: int, d: int, base: float = 10000.0, dtype: torch.dtyp
     >>> all(torch.allclose(G.diagonal(k), G.diagonal(k)[0].expand(50 - k)) for k in range(50))
     True
 
-    One linear map takes every position ``t`` to ``t + 3``:
+    One linear map, a rotation by :math:`\omega_i k` of each (sin, cos) pair, takes every position
+    ``t`` to ``t + k`` (here ``k = 3``):
 
-    >>> R = torch.linalg.lstsq(pe[:-3], pe[3:]).solution
-    >>> torch.allclose(pe[:-3] @ R, pe[3:], atol=1e-8)
+    >>> angles = (3 * 10000.0 ** (-torch.arange(0, 16, 2, dtype=torch.float64) / 16)).tolist()  # omega_i k
+    >>> rot = lambda a: torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], dtype=torch.float64)
+    >>> R = torch.block_diag(*[rot(a) for a in angles])
+    >>> torch.allclose(pe[:-3] @ R, pe[3:])
     True
     """
     T = check.integer("T", T, low=1)
