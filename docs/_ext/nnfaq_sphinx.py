@@ -15,11 +15,6 @@ import importlib
 import re
 from pathlib import Path
 
-from docutils import nodes
-from docutils.parsers.rst import Directive
-from docutils.statemachine import StringList
-from sphinx.util.nodes import nested_parse_with_titles
-
 import nnfaq
 
 GENERATED_DIR = "topics"
@@ -38,7 +33,8 @@ def reset_example_state(gallery_conf, fname):
 
 def plain(text: str) -> str:
     """Question text without rst markup, for headings, link titles and the CLI."""
-    text = re.sub(r":\w+:`~?([^`<]*?)(?:\s*<[^>]*>)?`", r"\1", text)
+    text = re.sub(r":\w+:`~([^`<]*?)`", lambda m: m[1].rpartition(".")[2], text)
+    text = re.sub(r":\w+:`([^`<]*?)(?:\s*<[^>]*>)?`", r"\1", text)
     return text.replace("``", "").replace("`", "").replace("**", "")
 
 
@@ -164,6 +160,12 @@ def api_rst() -> str:
 
 
 def _directive(make):
+    # Sphinx and docutils are imported here so the page generators above can be tested without them
+    from docutils import nodes
+    from docutils.parsers.rst import Directive
+    from docutils.statemachine import StringList
+    from sphinx.util.nodes import nested_parse_with_titles
+
     class Generated(Directive):
         has_content = False
 
