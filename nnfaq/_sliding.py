@@ -1,0 +1,48 @@
+"""Sliding windows shared by the convolution and resampling topics: padding rules and strided window views.
+
+A convolution, a transposed convolution's adjoint and a pooling layer all look at the same windows of a padded
+input; this module computes them once, with PyTorch's rules for ``padding``, ``stride`` and ``dilation``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from nnfaq import _validate as check
+
+
+def windows(x: torch.Tensor, kernel, stride, dilation) -> torch.Tensor:
+    """Every kernel-sized window of the already padded ``x``: ``(B, C, *S)`` to the view ``(B, C, *O, *K)``."""
+    for d, (k, s, dil) in enumerate(zip(kernel, stride, dilation)):
+        # a window spans dil * (k - 1) + 1 positions; keep every dil-th one
+        x = x.unfold(2 + d, dil * (k - 1) + 1, s)[..., ::dil]  # appends this window dimension at the end
+    return x
+
+
+def pads(padding, kernel, stride, dilation) -> list[tuple[int, int]]:
+    """(left, right) padding per spatial dimension, PyTorch's rules for int, tuple, "valid" and "same"."""
+    n = len(kernel)
+    if isinstance(padding, str):
+        check.choice("padding", padding, ("same", "valid"))
+        if padding == "valid":
+            return [(0, 0)] * n
+        if any(s != 1 for s in stride):
+            raise ValueError(f"padding='same' needs stride=1, got stride={stride}")
+        # total padding dil * (k - 1); for an even kernel the extra zero goes at the end, as in PyTorch
+        return [(dil * (k - 1) // 2, dil * (k - 1) - dil * (k - 1) // 2) for k, dil in zip(kernel, dilation)]
+    return [(p, p) for p in check.int_tuple("padding", padding, n, low=0)]
+
+
+def pad(x: torch.Tensor, pads, value: float = 0.0) -> torch.Tensor:
+    """Pad the spatial dimensions of ``(B, C, *S)`` by the (left, right) pairs ``pads``."""
+    # F.pad takes (left, right) pairs starting from the last dimension
+    return F.pad(x, [p for pair in reversed(pads) for p in pair], value=value)
+
+
+def check_fits(x: torch.Tensor, kernel, dilation, name: str = "weight") -> None:
+    """ValueError naming ``name`` if the dilated kernel is larger than the padded ``(B, C, *S)`` input."""
+    spans = tuple(dil * (k - 1) + 1 for k, dil in zip(kernel, dilation))
+    sizes = tuple(x.shape[2:])
+    if any(span > size for span, size in zip(spans, sizes)):
+        raise ValueError(f"{name} must fit in the padded input: dilated kernel size {spans}, padded input size {sizes}")

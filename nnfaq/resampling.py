@@ -1,0 +1,398 @@
+"""Downsampling and upsampling
+
+How a CNN changes the size of its feature maps: max and average pooling shrink them with no
+parameters, global average pooling collapses them, and the transposed convolution grows them as
+the adjoint of a strided convolution. Each function is written from scratch with PyTorch's
+signature and proven equal to its ``torch.nn.functional`` twin.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from nnfaq import _sliding
+from nnfaq import _validate as check
+from nnfaq._registry import question
+
+__all__ = ["avg_pool2d", "conv_transpose2d", "max_pool2d", "pool_output_size"]
+
+
+@question("transposed-convolution")
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+) -> torch.Tensor:
+    r"""2-D transposed convolution: every input pixel scatters a copy of the kernel into the output.
+
+    **What is a transposed convolution, and is it the inverse of a convolution?**
+
+    It is the transpose (adjoint) of a convolution's matrix: the map that backpropagation applies
+    to send a convolution's output gradient back to its input. Each input pixel adds a copy of the
+    kernel, scaled by its value, into the output at ``stride`` times its position, so a stride-2
+    transposed convolution upsamples by 2; that is why it is used as a learnable upsampling layer.
+    It is not an inverse (the name "deconvolution" is misleading): it restores the shape, not the
+    values.
+
+    .. math::
+
+        \langle \mathrm{conv}(x), y \rangle = \langle x, \mathrm{conv}^\top(y) \rangle, \qquad
+        H_{out} = (H - 1)s - 2p + d(K - 1) + p_{out} + 1
+
+    Parameters
+    ----------
+    input : torch.Tensor
+        ``(B, C, H, W)`` or unbatched ``(C, H, W)``.
+    weight : torch.Tensor
+        ``(C, C_out / groups, K_h, K_w)``: the weight of the convolution it transposes.
+    bias : torch.Tensor, optional
+        ``(C_out,)``.
+    stride, padding, dilation : int or tuple of 2 ints
+        Those of the convolution being transposed; ``padding`` removes rows and columns from the
+        border of the output.
+    output_padding : int or tuple of 2 ints, default 0
+        Extra rows/columns at the end, smaller than ``stride`` or ``dilation``: a strided
+        convolution maps several input sizes to the same output size, and this picks one.
+    groups : int, default 1
+        Must divide ``C`` and ``C_out``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C_out, H_out, W_out)``.
+
+    See Also
+    --------
+    torch.nn.functional.conv_transpose2d, torch.nn.functional.fold, torch.nn.ConvTranspose2d
+
+    Notes
+    -----
+    When ``K`` is not a multiple of ``stride`` the kernel copies overlap unevenly, which prints a
+    checkerboard pattern into the output; resizing and then convolving avoids it [2]_.
+
+    .. admonition:: Common mistake
+
+        "A transposed convolution (deconvolution) undoes a convolution."
+
+        It undoes only the change of shape. The examples show that it is the adjoint (its output is
+        the gradient of the convolution) and that transposing a convolution's output does not give
+        back the input.
+
+    References
+    ----------
+    .. [1] V. Dumoulin and F. Visin, "A guide to convolution arithmetic for deep learning", 2016.
+    .. [2] A. Odena, V. Dumoulin, C. Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016.
+
+    Examples
+    --------
+    >>> x = torch.randn(2, 4, 5, 5, dtype=torch.float64)
+    >>> w = torch.randn(4, 3, 3, 3, dtype=torch.float64)  # (C, C_out/groups, K, K)
+    >>> b = torch.randn(6, dtype=torch.float64)
+    >>> args = dict(stride=2, padding=1, output_padding=1, groups=2, dilation=1)
+    >>> torch.allclose(conv_transpose2d(x, w, b, **args), F.conv_transpose2d(x, w, b, **args))
+    True
+    >>> conv_transpose2d(x, w, stride=2).shape  # upsampled: (5 - 1) * 2 + 3 = 11
+    torch.Size([2, 3, 11, 11])
+
+    It is the adjoint of the convolution with the same weight (``F.conv2d``, or
+    :func:`nnfaq.convolution.conv2d`): inner products agree, and it is that convolution's
+    input-gradient:
+
+    >>> z = torch.randn(2, 3, 11, 11, dtype=torch.float64, requires_grad=True)
+    >>> y = torch.randn(2, 4, 5, 5, dtype=torch.float64)
+    >>> lhs = (F.conv2d(z, w, stride=2) * y).sum()
+    >>> rhs = (z * conv_transpose2d(y, w, stride=2)).sum()
+    >>> torch.allclose(lhs, rhs)
+    True
+    >>> (grad,) = torch.autograd.grad(lhs, z)
+    >>> torch.allclose(grad, conv_transpose2d(y, w, stride=2))
+    True
+
+    It is not the inverse:
+
+    >>> x1 = torch.randn(1, 1, 8, 8, dtype=torch.float64)
+    >>> k = torch.randn(1, 1, 3, 3, dtype=torch.float64)
+    >>> back = conv_transpose2d(F.conv2d(x1, k), k)
+    >>> back.shape == x1.shape, torch.allclose(back, x1)
+    (True, False)
+    """
+    check.tensor("input", input, ndim=(3, 4))
+    check.tensor("weight", weight, ndim=4)
+    if weight.dtype != input.dtype:
+        raise TypeError(f"weight must have the dtype of input ({input.dtype}), got {weight.dtype}")
+    groups = check.integer("groups", groups, low=1)
+    C, C_out = input.shape[-3], weight.shape[1] * groups
+    if C % groups:
+        raise ValueError(f"groups must divide the input channels ({C}), got groups={groups}")
+    if weight.shape[0] != C:
+        raise ValueError(f"weight must have shape (C = {C}, C_out / groups, K_h, K_w), got {tuple(weight.shape)}")
+    if bias is not None:
+        check.tensor("bias", bias, ndim=1)
+        check.same_shape("bias", bias, (C_out,), "weight.shape[1] * groups, the output channels")
+    stride = check.int_tuple("stride", stride, 2, low=1)
+    dilation = check.int_tuple("dilation", dilation, 2, low=1)
+    pad = check.int_tuple("padding", padding, 2, low=0)
+    out_pad = check.int_tuple("output_padding", output_padding, 2, low=0)
+    if any(op >= max(s, d) for op, s, d in zip(out_pad, stride, dilation)):
+        raise ValueError(f"output_padding must be smaller than stride or dilation, got {out_pad}")
+    x = input if input.dim() == 4 else input.unsqueeze(0)  # (B, C, H, W)
+    (B, C, H, W), (K_h, K_w), g = x.shape, weight.shape[2:], groups
+    size = [(n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, s, p, d, k, op in
+            zip((H, W), stride, pad, dilation, (K_h, K_w), out_pad)]  # fmt: skip
+    if min(size) < 1:
+        raise ValueError(f"padding {pad} is too large: the output size would be {tuple(size)}")
+    # each input pixel times each kernel: z[b, o, i, j, u, v] = sum_c x[b, c, i, j] W[c, o, u, v]
+    z = torch.einsum("bgchw,gcouv->bgohwuv", x.reshape(B, g, C // g, H, W), weight.reshape(g, C // g, -1, K_h, K_w))
+    z = z.reshape(B, C_out, H, W, K_h, K_w)  # (B, C_out, H, W, K, K)
+    # col2im: kernel tap (u, v) of pixel (i, j) lands at (s i + d u, s j + d v) before cropping the padding
+    canvas = x.new_zeros(B, C_out, size[0] + 2 * pad[0], size[1] + 2 * pad[1])
+    (s_h, s_w), (d_h, d_w) = stride, dilation
+    for u in range(K_h):
+        for v in range(K_w):
+            canvas[:, :, d_h * u : d_h * u + s_h * (H - 1) + 1 : s_h, d_w * v : d_w * v + s_w * (W - 1) + 1 : s_w] += z[
+                ..., u, v
+            ]
+    y = canvas[:, :, pad[0] : pad[0] + size[0], pad[1] : pad[1] + size[1]]  # (B, C_out, H_out, W_out)
+    if bias is not None:
+        y = y + bias.reshape(1, C_out, 1, 1)
+    return y if input.dim() == 4 else y.squeeze(0)
+
+
+@question("pool-output-size")
+def pool_output_size(
+    size: int, kernel_size: int, stride: int | None = None, padding: int = 0, dilation: int = 1, ceil_mode=False
+) -> int:
+    r"""Output length of max or average pooling along one dimension.
+
+    **How does a pooling layer change the feature-map size, and what does ceil_mode do?**
+
+    Pooling uses the convolution's formula with the stride defaulting to the window size, so a
+    2x2 pool halves the size, rounding down (7 becomes 3). With ``ceil_mode=True`` it rounds up
+    instead, so the leftover partial window still produces an output (7 becomes 4), except that
+    a window may not start in the right padding.
+
+    .. math::
+
+        n_{out} = \left\lfloor \frac{n + 2p - d(K - 1) - 1}{s} \right\rfloor + 1
+        \quad (\lceil\cdot\rceil \text{ with ceil\_mode})
+
+    Parameters
+    ----------
+    size : int
+        Input length ``n``, at least 1.
+    kernel_size : int
+        Window size ``K``.
+    stride : int, optional
+        Defaults to ``kernel_size``.
+    padding : int, default 0
+        At most ``kernel_size // 2``.
+    dilation : int, default 1
+        Spacing between window elements (max pooling only in PyTorch).
+    ceil_mode : bool, default False
+        Round up instead of down.
+
+    Returns
+    -------
+    int
+        The output length ``n_out``.
+
+    See Also
+    --------
+    torch.nn.MaxPool2d, torch.nn.AvgPool2d
+
+    Examples
+    --------
+    >>> pool_output_size(7, 2), pool_output_size(7, 2, ceil_mode=True)
+    (3, 4)
+    >>> pool_output_size(112, 3, stride=2, padding=1)  # ResNet's stem pool: 112 -> 56
+    56
+
+    The last window may not start in the right padding, so ceil mode can still round down:
+
+    >>> pool_output_size(5, 2, stride=2, padding=1, ceil_mode=True)
+    3
+    >>> y = F.max_pool2d(torch.randn(1, 1, 5, 5), 2, stride=2, padding=1, ceil_mode=True)
+    >>> y.shape[-1] == pool_output_size(5, 2, stride=2, padding=1, ceil_mode=True)
+    True
+    """
+    n = check.integer("size", size, low=1)
+    k = check.integer("kernel_size", kernel_size, low=1)
+    s = k if stride is None else check.integer("stride", stride, low=1)
+    p = check.integer("padding", padding, low=0)
+    d = check.integer("dilation", dilation, low=1)
+    ceil_mode = check.flag("ceil_mode", ceil_mode)
+    if p > k // 2:
+        raise ValueError(f"padding must be at most half of kernel_size ({k // 2}), got {p}")
+    span = d * (k - 1) + 1
+    if n + 2 * p < span:
+        raise ValueError(f"kernel_size must fit in the padded input: dilated kernel {span}, padded input {n + 2 * p}")
+    # floor (or ceil) of (n + 2p - d(K - 1) - 1) / s, plus 1
+    out = (-(-(n + 2 * p - span) // s) if ceil_mode else (n + 2 * p - span) // s) + 1
+    if ceil_mode and (out - 1) * s >= n + p:  # the last window would start in the right padding
+        out -= 1
+    return out
+
+
+def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode):
+    check.tensor("input", input, ndim=(3, 4))
+    kernel = check.int_tuple("kernel_size", kernel_size, 2, low=1)
+    stride = kernel if stride is None else check.int_tuple("stride", stride, 2, low=1)
+    pad = check.int_tuple("padding", padding, 2, low=0)
+    dilation = check.int_tuple("dilation", dilation, 2, low=1)
+    x = input if input.dim() == 4 else input.unsqueeze(0)  # (B, C, H, W)
+    pads = []
+    for n, k, s, p, d in zip(x.shape[2:], kernel, stride, pad, dilation):
+        out = pool_output_size(n, k, s, p, d, ceil_mode)
+        # windows that run past the right padding in ceil mode need extra room there
+        pads.append((p, p + max(0, (out - 1) * s + d * (k - 1) + 1 - (n + 2 * p))))
+    return x, kernel, stride, dilation, pads
+
+
+@question("pooling")
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False) -> torch.Tensor:
+    r"""2-D max pooling: the largest value of every window, computed with the convolution's windows.
+
+    **What does pooling do, and how many parameters does a pooling layer have?**
+
+    Pooling slides a window over each channel separately and keeps one summary of it, the maximum
+    or the mean, usually with stride equal to the window so the feature map shrinks (2x2 halves
+    height and width). It cuts the computation of later layers, grows their receptive field, and
+    max pooling makes the output insensitive to small shifts inside a window. It has no learnable
+    parameters; in the backward pass the whole gradient of a window goes to its maximum.
+
+    .. math::
+
+        y_{b,c,i,j} = \max_{u,v}\; x_{b,c,\,s i + d u - p,\; s j + d v - p}
+
+    Parameters
+    ----------
+    input : torch.Tensor
+        ``(B, C, H, W)`` or unbatched ``(C, H, W)``.
+    kernel_size : int or tuple of 2 ints
+        Window size.
+    stride : int or tuple of 2 ints, optional
+        Defaults to ``kernel_size``.
+    padding : int or tuple of 2 ints, default 0
+        Implicit ``-inf`` on both sides, at most half the window.
+    dilation : int or tuple of 2 ints, default 1
+        Spacing between window elements.
+    ceil_mode : bool, default False
+        Round the output size up, so that a partial window at the end still produces an output.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C, H_out, W_out)``.
+
+    See Also
+    --------
+    torch.nn.functional.max_pool2d, torch.nn.MaxPool2d
+
+    Examples
+    --------
+    >>> x = torch.randn(2, 3, 11, 11, dtype=torch.float64)
+    >>> args = dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True)
+    >>> torch.allclose(max_pool2d(x, **args), F.max_pool2d(x, **args))
+    True
+    >>> max_pool2d(x, 2).shape  # 2x2 pooling halves the size (rounding down)
+    torch.Size([2, 3, 5, 5])
+
+    No parameters; the gradient of each window goes to its maximum only:
+
+    >>> sum(p.numel() for p in nn.MaxPool2d(2).parameters())
+    0
+    >>> x4 = torch.tensor([[[[1.0, 3.0], [2.0, 0.0]]]], requires_grad=True)
+    >>> max_pool2d(x4, 2).sum().backward()
+    >>> x4.grad.flatten().tolist()
+    [0.0, 1.0, 0.0, 0.0]
+    """
+    x, kernel, stride, dilation, pads = _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode)
+    windows = _sliding.windows(
+        _sliding.pad(x, pads, value=-math.inf), kernel, stride, dilation
+    )  # (B, C, H_out, W_out, K, K)
+    y = windows.flatten(-2).max(dim=-1).values  # (B, C, H_out, W_out)
+    return y if input.dim() == 4 else y.squeeze(0)
+
+
+@question("global-average-pooling")
+def avg_pool2d(
+    input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
+) -> torch.Tensor:
+    r"""2-D average pooling: the mean of every window, with PyTorch's rules for what counts.
+
+    **What is global average pooling, and why did it replace the fully connected layers of a CNN?**
+
+    Global average pooling averages each channel over the whole feature map, turning ``(C, H, W)``
+    into ``C`` numbers. Unlike flattening into a dense layer it has no parameters, so it cannot
+    overfit, and it works for any input size; the classifier after it is then a small
+    ``C -> classes`` layer. It is average pooling with the window as large as the map.
+
+    .. math::
+
+        y_{b,c,i,j} = \frac{1}{N_{ij}} \sum_{u,v} x_{b,c,\,s i + u - p,\; s j + v - p}
+
+    Parameters
+    ----------
+    input : torch.Tensor
+        ``(B, C, H, W)`` or unbatched ``(C, H, W)``.
+    kernel_size : int or tuple of 2 ints
+        Window size.
+    stride : int or tuple of 2 ints, optional
+        Defaults to ``kernel_size``.
+    padding : int or tuple of 2 ints, default 0
+        Zeros on both sides, at most half the window.
+    ceil_mode : bool, default False
+        Round the output size up.
+    count_include_pad : bool, default True
+        Count the padding zeros in :math:`N_{ij}` (never the ceil-mode overhang beyond them).
+    divisor_override : int, optional
+        Use this :math:`N` for every window instead.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C, H_out, W_out)``.
+
+    See Also
+    --------
+    torch.nn.functional.avg_pool2d, torch.nn.AdaptiveAvgPool2d
+
+    References
+    ----------
+    .. [1] M. Lin, Q. Chen, S. Yan, "Network In Network", ICLR 2014 (global average pooling).
+
+    Examples
+    --------
+    >>> x = torch.randn(2, 3, 10, 10, dtype=torch.float64)
+    >>> args = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)
+    >>> torch.allclose(avg_pool2d(x, **args), F.avg_pool2d(x, **args))
+    True
+
+    Global average pooling is the mean over the map; it has no parameters and accepts any size:
+
+    >>> torch.allclose(avg_pool2d(x, (10, 10)).flatten(1), x.mean(dim=(2, 3)))
+    True
+    >>> gap = nn.AdaptiveAvgPool2d(1)
+    >>> sum(p.numel() for p in gap.parameters()), gap(torch.randn(1, 3, 7, 13)).shape
+    (0, torch.Size([1, 3, 1, 1]))
+
+    Average pooling is a depthwise convolution with the constant kernel ``1/K²``:
+
+    >>> box = torch.full((3, 1, 2, 2), 0.25, dtype=torch.float64)
+    >>> torch.allclose(avg_pool2d(x, 2), F.conv2d(x, box, stride=2, groups=3))
+    True
+    """
+    check.flag("count_include_pad", count_include_pad)
+    if divisor_override is not None:
+        divisor_override = check.integer("divisor_override", divisor_override, low=1)
+    x, kernel, stride, dilation, pads = _pool_setup(input, kernel_size, stride, padding, 1, ceil_mode)
+    sums = _sliding.windows(_sliding.pad(x, pads), kernel, stride, dilation).sum(dim=(-2, -1))  # (B, C, H_out, W_out)
+    if divisor_override is not None:
+        y = sums / divisor_override
+    else:
+        # N_ij: how many cells of window (i, j) are inside the input (plus the padding, if counted)
+        inner = [(p, p) for p, _ in pads] if count_include_pad else [(0, 0), (0, 0)]
+        ones = _sliding.pad(x.new_ones(1, 1, *x.shape[2:]), inner, value=1.0)
+        mask = _sliding.pad(ones, [(p - a, q - b) for (p, q), (a, b) in zip(pads, inner)])  # (1, 1, H + pads, W + pads)
+        y = sums / _sliding.windows(mask, kernel, stride, dilation).sum(dim=(-2, -1))
+    return y if input.dim() == 4 else y.squeeze(0)
