@@ -7,6 +7,7 @@
     nox -s docs-live         rebuild and reload in the browser while editing
     nox -s lint              ruff check and ruff format --check
     nox -s gallery           every gallery script run standalone, as a reader would, with its time
+    nox -s determinism       every proof and example rerun under other thread counts and CPU capabilities
 """
 
 from __future__ import annotations
@@ -87,3 +88,10 @@ def gallery(session: nox.Session) -> None:
     """Run every gallery script standalone (no Sphinx), as a downloaded script runs; report each time."""
     install(session, "docs")
     session.run("python", "docs/_ext/run_gallery.py", *session.posargs, env=ENV)
+
+
+@nox.session
+def determinism(session: nox.Session) -> None:
+    """Rerun every doctest and gallery script under threads 1/2 and CPU capability default/avx2, 3 times each."""
+    install(session, "test", "docs")
+    session.run("python", "tools/determinism.py", *session.posargs, env=ENV)

@@ -5,6 +5,7 @@ Kept free of third-party imports at module level so nox can read it before anyth
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def reset_state() -> None:
 
     repro = SETTINGS["reproducibility"]
     torch.manual_seed(repro["seed"])
-    torch.set_num_threads(repro["torch_threads"])
+    # the determinism check (tools/determinism.py) reruns everything with other thread counts
+    torch.set_num_threads(int(os.environ.get("NNFAQ_TORCH_THREADS", repro["torch_threads"])))
     torch.set_default_dtype(torch.float32)
     torch.set_grad_enabled(True)
     torch.use_deterministic_algorithms(False)
