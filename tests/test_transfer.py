@@ -279,7 +279,7 @@ def test_channel_stats_match_torch(shape):
 
 
 def test_channel_stats_of_the_sample_photographs_and_normalization():
-    photos = load_sample_images(dtype=torch.float64)
+    photos = load_sample_images(dtype=torch.float64)[..., ::4, ::4]
     mean, std = channel_stats(photos)
     flat = photos.permute(1, 0, 2, 3).reshape(3, -1)
     assert_close(mean, flat.mean(1))
