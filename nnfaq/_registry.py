@@ -38,6 +38,9 @@ TOPICS: tuple[str, ...] = (
     "attention",
     "attention_variants",
     "positional_encoding",
+    "transfer",
+    "representations",
+    "sizing",
 )
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
