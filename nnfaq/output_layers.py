@@ -372,8 +372,8 @@ def binary_cross_entropy_with_logits(
     check.same_shape("target", target, input.shape, "the shape of input")
     check.choice("reduction", reduction, _REDUCTIONS)
     _in_unit_interval("target", target)
-    # softplus(-x) = log(1 + exp(-x)), written so that exp never overflows
-    softplus_neg = torch.log1p(torch.exp(-input.abs())) + torch.clamp(-input, min=0)  # (*)
+    # softplus(-x) = log(e^0 + e^-x); logaddexp never overflows and its gradient is exactly -sigmoid(-x)
+    softplus_neg = torch.logaddexp(torch.zeros_like(input), -input)  # (*)
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg  # (*)
     else:
