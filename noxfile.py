@@ -56,7 +56,7 @@ def docs(session: nox.Session) -> None:
     install(session, "docs")
     no_examples = "--no-examples" in session.posargs
     extra = [a for a in session.posargs if a != "--no-examples"]
-    sphinx_build(session, *(["-D", "sphinx_gallery_conf.plot_gallery=0"] if no_examples else []), *extra)
+    sphinx_build(session, *(["-D", "plot_gallery=0"] if no_examples else []), *extra)
     if not no_examples:
         session.run("python", "docs/_ext/check_gallery.py", str(HTML), env=ENV)
     session.log(f"The site is built: open {HTML / 'index.html'}")

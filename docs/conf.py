@@ -29,6 +29,7 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_design",
     "nnfaq_sphinx",  # docs/_ext: topic, practice and errata pages generated from the question registry
+    "thumbnail_alt",  # docs/_ext: gallery thumbnails get their example's title as alt text
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -77,14 +78,15 @@ sphinx_gallery_conf = {
     "reset_modules": ("nnfaq_sphinx.reset_example_state",),
     "reset_modules_order": "before",
     "junit": gallery["junit"],
+    # its sg_execution_times pages load jQuery and DataTables from CDNs: the site must work offline.
+    # Times are in the JUnit file instead (read by docs/_ext/check_gallery.py and the bench session).
+    "write_computation_times": False,
     "download_all_examples": True,
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "show_memory": False,
     "min_reported_time": 0,
-    "plot_gallery": "True",
-    "abort_on_example_error": False,
     "only_warn_on_example_error": False,
     "run_stale_examples": False,
     "default_thumb_file": None,
