@@ -1,0 +1,14 @@
+"""Hypothesis profile for the property tests: derandomized (the same examples on every machine and
+run), no per-example deadline (CI machines are slow and shared), no example database on disk."""
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "nnfaq",
+    derandomize=True,
+    deadline=None,
+    max_examples=30,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("nnfaq")
