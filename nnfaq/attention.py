@@ -29,6 +29,23 @@ def _qkv(query, key, value) -> None:
         raise ValueError(f"key must have the query's last dimension {query.shape[-1]}, got shape {tuple(key.shape)}")
     if value.shape[-2] != key.shape[-2]:
         raise ValueError(f"value must have as many rows as key ({key.shape[-2]}), got shape {tuple(value.shape)}")
+    for name, t in (("key", key), ("value", value)):
+        if t.dtype != query.dtype:
+            raise TypeError(f"{name} must have the dtype of query ({query.dtype}), got {t.dtype}")
+
+
+def _broadcast_batch(query, key, value) -> tuple[int, ...]:
+    """Check that the batch dimensions (all but the last two) of query, key and value broadcast; return them."""
+    batch = query.shape[:-2]
+    for name, t in (("key", key), ("value", value)):
+        try:
+            batch = torch.broadcast_shapes(batch, t.shape[:-2])
+        except RuntimeError:
+            raise ValueError(
+                f"{name} must have batch dimensions (all but the last two) that broadcast with {tuple(batch)}, "
+                f"got shape {tuple(t.shape)}"
+            ) from None
+    return tuple(batch)
 
 
 def _masked_softmax(s: torch.Tensor) -> torch.Tensor:
@@ -244,10 +261,13 @@ def scaled_dot_product_attention(
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
     scale = 1 / math.sqrt(E) if scale is None else check.number("scale", scale)
     if enable_gqa:
-        if query.dim() < 3 or key.dim() < 3 or query.shape[-3] % key.shape[-3]:
+        if min(query.dim(), key.dim()) < 3 or key.shape[-3] == 0 or query.shape[-3] % key.shape[-3]:
             raise ValueError("key must have a number of heads (dim -3) that divides the query's when enable_gqa=True")
+        if value.dim() < 3 or value.shape[-3] != key.shape[-3]:
+            raise ValueError(f"value must have the key's number of heads {key.shape[-3]} (dim -3) when enable_gqa=True")
         g = query.shape[-3] // key.shape[-3]
         key, value = key.repeat_interleave(g, dim=-3), value.repeat_interleave(g, dim=-3)
+    _broadcast_batch(query, key, value)
     # s_ij = scale * q_i . k_j
     s = scale * query @ key.transpose(-2, -1)  # (*, L, S)
     if is_causal:
@@ -255,13 +275,15 @@ def scaled_dot_product_attention(
             raise ValueError("attn_mask must be None when is_causal=True")
         attn_mask = torch.ones(L, S, dtype=torch.bool, device=query.device).tril()  # (L, S)
     if attn_mask is not None:
-        check.tensor("attn_mask", attn_mask, floating=attn_mask.dtype != torch.bool)
+        check.tensor("attn_mask", attn_mask, floating=getattr(attn_mask, "dtype", None) != torch.bool)
         try:
-            torch.broadcast_shapes(attn_mask.shape, s.shape)
+            fits = torch.broadcast_shapes(attn_mask.shape, s.shape) == s.shape
         except RuntimeError:
-            raise ValueError(f"attn_mask must broadcast to {tuple(s.shape)}, got {tuple(attn_mask.shape)}") from None
+            fits = False
+        if not fits:
+            raise ValueError(f"attn_mask must broadcast to {tuple(s.shape)}, got {tuple(attn_mask.shape)}")
         # boolean: False -> -inf; float: added to the scores
-        s = s.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else s + attn_mask
+        s = s.masked_fill(~attn_mask, float("-inf")) if attn_mask.dtype == torch.bool else s + attn_mask.to(s.dtype)
     A = _masked_softmax(s)  # (*, L, S)
     if dropout_p > 0:
         A = F.dropout(A, dropout_p)
@@ -341,7 +363,10 @@ def softmax_saturation(d_k: int, scaled: bool = True, T: int = 32, n: int = 512,
     d_k = check.integer("d_k", d_k, low=1)
     check.flag("scaled", scaled)
     T, n = check.integer("T", T, low=2), check.integer("n", n, low=1)
-    g = torch.Generator().manual_seed(check.integer("seed", seed))
+    seed = check.integer("seed", seed, low=-(2**63))
+    if seed >= 2**64:
+        raise ValueError(f"seed must be < 2**64, got {seed}")
+    g = torch.Generator().manual_seed(seed)
     q = torch.randn(n, d_k, generator=g, dtype=torch.float64)  # (n, d_k)
     k = torch.randn(T, d_k, generator=g, dtype=torch.float64)  # (T, d_k)
     s = q @ k.T / (math.sqrt(d_k) if scaled else 1.0)  # (n, T)
@@ -399,7 +424,7 @@ def multi_head_attention(
     out_proj_weight, out_proj_bias : torch.Tensor
         ``(d, d)`` and ``(d,)`` (or None): :math:`W^O`.
     key_padding_mask : torch.Tensor, optional
-        ``(B, S)`` bool, True = padding (ignored).
+        ``(B, S)`` bool, True = padding (ignored); or float, added to the scores.
     attn_mask : torch.Tensor, optional
         ``(L, S)`` or ``(B*H, L, S)``: bool (True = NOT allowed) or float (added).
     average_attn_weights : bool, default True
@@ -469,6 +494,10 @@ def multi_head_attention(
     for name, b, n in (("in_proj_bias", in_proj_bias, 3 * d), ("out_proj_bias", out_proj_bias, d)):
         if b is not None:
             check.same_shape(name, check.tensor(name, b), (n,))
+    tensors = {"key": key, "value": value, "in_proj_weight": in_proj_weight, "in_proj_bias": in_proj_bias}
+    for name, t in {**tensors, "out_proj_weight": out_proj_weight, "out_proj_bias": out_proj_bias}.items():
+        if t is not None and t.dtype != query.dtype:
+            raise TypeError(f"{name} must have the dtype of query ({query.dtype}), got {t.dtype}")
     D = d // H
     b_q, b_k, b_v = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
     W_q, W_k, W_v = in_proj_weight.chunk(3)  # 3 x (d, d)
@@ -478,10 +507,15 @@ def multi_head_attention(
     v = F.linear(value, W_v, b_v).view(B, S, H, D).transpose(1, 2)  # (B, H, S, D)
     M = torch.zeros(B, 1, L, S, dtype=q.dtype)  # additive mask, -inf = ignore
     if key_padding_mask is not None:
-        check.same_shape("key_padding_mask", check.tensor("key_padding_mask", key_padding_mask, floating=False), (B, S))
-        M = M.masked_fill(key_padding_mask.bool()[:, None, None, :], float("-inf"))
+        kpm = check.tensor(
+            "key_padding_mask", key_padding_mask, floating=getattr(key_padding_mask, "dtype", 0) != torch.bool
+        )
+        check.same_shape("key_padding_mask", kpm, (B, S))
+        # bool: True -> -inf; float: added to the scores, as in the module
+        kpm = kpm[:, None, None, :]  # (B, 1, 1, S)
+        M = M.masked_fill(kpm, float("-inf")) if kpm.dtype == torch.bool else M + kpm
     if attn_mask is not None:
-        check.tensor("attn_mask", attn_mask, ndim=(2, 3), floating=attn_mask.dtype != torch.bool)
+        check.tensor("attn_mask", attn_mask, ndim=(2, 3), floating=getattr(attn_mask, "dtype", None) != torch.bool)
         if attn_mask.shape not in ((L, S), (B * H, L, S)):
             raise ValueError(f"attn_mask must have shape {(L, S)} or {(B * H, L, S)}, got {tuple(attn_mask.shape)}")
         m = attn_mask.reshape(-1, H, L, S) if attn_mask.dim() == 3 else attn_mask  # (B, H, L, S) or (L, S)

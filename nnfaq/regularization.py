@@ -255,7 +255,7 @@ def batch_norm(
     C = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None:
-            check.tensor(name, t, ndim=1)
+            check.tensor(name, t, ndim=1, finite=name.startswith("running"))
             check.same_shape(name, t, (C,), "the channel dimension of input")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("running_mean and running_var are required when training=False")
@@ -434,7 +434,12 @@ def l2_penalty(parameters, weight_decay: float) -> torch.Tensor:
     True
     """
     weight_decay = check.number("weight_decay", weight_decay, low=0.0)
-    params = list(parameters) if not isinstance(parameters, torch.Tensor) else [parameters]
+    if isinstance(parameters, torch.Tensor):
+        params = [parameters]
+    elif isinstance(parameters, str | bytes) or not hasattr(parameters, "__iter__"):
+        raise TypeError(f"parameters must be a tensor or an iterable of tensors, got {type(parameters).__name__}")
+    else:
+        params = list(parameters)
     if not params:
         raise ValueError("parameters must contain at least one tensor")
     for i, w in enumerate(params):
@@ -462,7 +467,7 @@ def early_stopping(val_losses, patience: int = 5, min_delta: float = 0.0) -> tup
 
     Parameters
     ----------
-    val_losses : sequence of float
+    val_losses : sequence of float or 1-D torch.Tensor
         Validation loss after each epoch, in order; at least one value.
     patience : int, default 5
         Epochs without improvement to wait before stopping; at least 1.
@@ -499,6 +504,8 @@ def early_stopping(val_losses, patience: int = 5, min_delta: float = 0.0) -> tup
     >>> early_stopping(losses, patience=10)
     (3, 8)
     """
+    if isinstance(val_losses, torch.Tensor):
+        val_losses = check.tensor("val_losses", val_losses, ndim=1, floating=False).tolist()
     if isinstance(val_losses, str | bytes) or not hasattr(val_losses, "__len__"):
         raise TypeError(f"val_losses must be a sequence of numbers, got {type(val_losses).__name__}")
     if len(val_losses) == 0:
