@@ -18,16 +18,21 @@ searching questions never imports torch. The topic is the module; topics are lis
 
 from __future__ import annotations
 
-import ast
 import functools
+import os
 import re
-import textwrap
-from dataclasses import dataclass
-from pathlib import Path
+from collections import namedtuple
+
+# Kept import-light on purpose (no dataclasses, pathlib, typing, ast or json at import time):
+# ``nnfaq list`` must start about as fast as Python itself.
 
 #: Topic modules of :mod:`nnfaq`, in the order the site and the CLI show them.
 TOPICS: tuple[str, ...] = (
     "regularization",
+    "backprop",
+    "initialization",
+    "gradients",
+    "residual",
     "output_layers",
     "classification_losses",
     "regression_losses",
@@ -38,41 +43,33 @@ TOPICS: tuple[str, ...] = (
     "attention",
     "attention_variants",
     "positional_encoding",
-    "backprop",
-    "initialization",
-    "gradients",
-    "residual",
     "transfer",
     "representations",
     "sizing",
 )
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _QUESTION = re.compile(r"^\*\*(?P<text>[^*].*\?)\*\*$", re.DOTALL)
 _SECTION = re.compile(r"^\S.*\n-{3,}\s*$", re.MULTILINE)
 _MISTAKE = re.compile(r"^( *)\.\. admonition:: Common mistake\n((?:\1 +\S.*\n|\s*\n)+)", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class Mistake:
-    """A wrong or half-true statement that circulates, and its correction."""
+class Mistake(namedtuple("Mistake", "claim correction")):
+    """A wrong or half-true statement that circulates (``claim``), and its ``correction``."""
 
-    claim: str
-    correction: str
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Question:
-    """One interview question and the concept function that answers it."""
+class Question(namedtuple("Question", "id topic function text answer docstring mistakes")):
+    """One interview question and the concept function that answers it.
 
-    id: str
-    topic: str
-    function: str  # fully qualified name, e.g. "nnfaq.regularization.dropout"
-    text: str
-    answer: str
-    docstring: str
-    mistakes: tuple[Mistake, ...]
+    Fields: ``id`` (stable, kebab-case), ``topic`` (module name), ``function`` (fully qualified
+    name, e.g. ``"nnfaq.regularization.dropout"``), ``text`` (the question), ``answer`` (the plain
+    answer, rst), ``docstring`` (the whole docstring) and ``mistakes`` (tuple of :class:`Mistake`).
+    """
+
+    __slots__ = ()
 
     @property
     def examples(self) -> str:
@@ -80,15 +77,10 @@ class Question:
         return _section(self.docstring, "Examples")
 
 
-@dataclass(frozen=True)
-class Topic:
-    """A topic module: its title, introduction, questions and public names."""
+class Topic(namedtuple("Topic", "name title intro questions public")):
+    """A topic module: ``name``, ``title``, ``intro``, its ``questions`` and ``public`` names."""
 
-    name: str
-    title: str
-    intro: str
-    questions: tuple[Question, ...]
-    public: tuple[str, ...]
+    __slots__ = ()
 
     @property
     def module(self) -> str:
@@ -132,7 +124,13 @@ def get_question(id: str) -> Question:
 
 @functools.cache
 def _load() -> tuple[Topic, ...]:
-    result = tuple(_parse_topic(name) for name in TOPICS)
+    paths = [os.path.join(_PACKAGE_DIR, f"{name}.py") for name in (*TOPICS, "_registry")]
+    cache = _cache_path(paths)
+    result = _read_cache(cache) if cache else None
+    if result is None:
+        result = tuple(_parse_topic(name) for name in TOPICS)
+        if cache:
+            _write_cache(cache, result)
     ids = [q.id for t in result for q in t.questions]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
@@ -140,9 +138,68 @@ def _load() -> tuple[Topic, ...]:
     return result
 
 
+# The parsed registry is cached like bytecode: in nnfaq/__pycache__, keyed on the size and
+# modification time of every topic module and of this file, and silently skipped when the
+# folder is not writable. Set NNFAQ_NO_CACHE=1 to always parse.
+
+
+def _cache_path(paths: list[str]) -> str | None:
+    if os.environ.get("NNFAQ_NO_CACHE"):
+        return None
+    try:
+        stamp = "|".join(f"{p}:{s.st_mtime_ns}:{s.st_size}" for p in paths for s in [os.stat(p)])
+    except OSError:
+        return None
+    import hashlib
+
+    key = hashlib.sha1(stamp.encode(), usedforsecurity=False).hexdigest()[:16]
+    return os.path.join(_PACKAGE_DIR, "__pycache__", f"nnfaq-registry-{key}.json")
+
+
+def _read_cache(path: str) -> tuple[Topic, ...] | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            import json
+
+            data = json.load(f)
+        return tuple(
+            Topic(
+                t["name"],
+                t["title"],
+                t["intro"],
+                tuple(Question(*q[:-1], tuple(Mistake(*m) for m in q[-1])) for q in t["questions"]),
+                tuple(t["public"]),
+            )
+            for t in data
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_cache(path: str, topics: tuple[Topic, ...]) -> None:
+    import json
+
+    data = [{**t._asdict(), "questions": [list(q) for q in t.questions]} for t in topics]
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        for old in os.listdir(folder):
+            if old.startswith("nnfaq-registry-") and old.endswith(".json"):
+                os.remove(os.path.join(folder, old))
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def _parse_topic(name: str) -> Topic:
-    path = _PACKAGE_DIR / f"{name}.py"
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    import ast
+
+    path = os.path.join(_PACKAGE_DIR, f"{name}.py")
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), filename=path)
     module_doc = ast.get_docstring(tree) or ""
     title, _, intro = module_doc.partition("\n")
     if not title.strip():
@@ -155,7 +212,9 @@ def _parse_topic(name: str) -> Topic:
     return Topic(name, title.strip(), intro.strip(), tuple(found), _public_names(tree))
 
 
-def _question_id(node: ast.stmt) -> str | None:
+def _question_id(node) -> str | None:
+    import ast
+
     if not isinstance(node, ast.FunctionDef | ast.ClassDef):
         return None
     for deco in node.decorator_list:
@@ -167,8 +226,10 @@ def _question_id(node: ast.stmt) -> str | None:
     return None
 
 
-def _parse_question(qid: str, topic: str, node: ast.FunctionDef | ast.ClassDef, path: Path) -> Question:
-    where = f"{path.name}:{node.lineno} ({node.name})"
+def _parse_question(qid: str, topic: str, node, path: str) -> Question:
+    import ast
+
+    where = f"{os.path.basename(path)}:{node.lineno} ({node.name})"
     doc = ast.get_docstring(node) or ""
     paragraphs = _paragraphs(doc.split("\nParameters\n")[0])
     # paragraph 0 is the summary line, paragraph 1 the bold question, then the answer
@@ -187,6 +248,8 @@ def _parse_question(qid: str, topic: str, node: ast.FunctionDef | ast.ClassDef, 
 
 
 def _mistakes(doc: str) -> tuple[Mistake, ...]:
+    import textwrap
+
     found = []
     for m in _MISTAKE.finditer(doc + "\n"):
         paras = _paragraphs(textwrap.dedent(m[2]))
@@ -196,7 +259,9 @@ def _mistakes(doc: str) -> tuple[Mistake, ...]:
     return tuple(found)
 
 
-def _public_names(tree: ast.Module) -> tuple[str, ...]:
+def _public_names(tree) -> tuple[str, ...]:
+    import ast
+
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
             return tuple(ast.literal_eval(node.value))
