@@ -1,13 +1,13 @@
 """Every task of nnfaq is a nox session; versions come from conf/constraints.txt.
 
-    nox                      lint, tests and docs
-    nox -s tests             doctests of nnfaq/ and docs/, and tests/
-    nox -s docs              the site, every example executed (unchanged ones come from the cache)
-    nox -s docs -- --no-examples   prose only: examples are not run
-    nox -s docs-live         rebuild and reload in the browser while editing
-    nox -s lint              ruff check and ruff format --check
-    nox -s gallery           every gallery script run standalone, as a reader would, with its time
-    nox -s determinism       every proof and example rerun under other thread counts and CPU capabilities
+nox                      lint, tests and docs
+nox -s tests             doctests of nnfaq/ and docs/, and tests/
+nox -s docs              the site, every example executed (unchanged ones come from the cache)
+nox -s docs -- --no-examples   prose only: examples are not run
+nox -s docs-live         rebuild and reload in the browser while editing
+nox -s lint              ruff check and ruff format --check
+nox -s gallery           every gallery script run standalone, as a reader would, with its time
+nox -s determinism       every proof and example rerun under other thread counts and CPU capabilities
 """
 
 from __future__ import annotations
@@ -38,9 +38,7 @@ def install(session: nox.Session, *groups: str, project: bool = True) -> None:
 
 
 def sphinx_build(session: nox.Session, *extra: str) -> None:
-    session.run(
-        "sphinx-build", "-W", "-n", "--keep-going", "-b", "html", "docs", str(HTML), *extra, env=ENV
-    )
+    session.run("sphinx-build", "-W", "-n", "--keep-going", "-b", "html", "docs", str(HTML), *extra, env=ENV)
 
 
 @nox.session

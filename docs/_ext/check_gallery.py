@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "conf"))
-import nnfaq_conf  # noqa: E402
-from sphinx_gallery.utils import get_md5sum  # noqa: E402
+import nnfaq_conf
+from sphinx_gallery.utils import get_md5sum
 
 ROOT = nnfaq_conf.ROOT
 GALLERY = nnfaq_conf.SETTINGS["gallery"]

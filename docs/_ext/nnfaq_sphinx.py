@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import nnfaq
+from nnfaq.cli import plain  # rst inline markup to plain text, shared with the CLI
 
 GENERATED_DIR = "topics"
 LIB_MODULES = ("datasets",)  # shared, non-topic modules documented on the API page when present
@@ -29,13 +30,6 @@ def reset_example_state(gallery_conf, fname):
 
 
 # --- text helpers --------------------------------------------------------------------------------
-
-
-def plain(text: str) -> str:
-    """Question text without rst markup, for headings, link titles and the CLI."""
-    text = re.sub(r":\w+:`~([^`<]*?)`", lambda m: m[1].rpartition(".")[2], text)
-    text = re.sub(r":\w+:`([^`<]*?)(?:\s*<[^>]*>)?`", r"\1", text)
-    return text.replace("``", "").replace("`", "").replace("**", "")
 
 
 def _myst_heading(text: str) -> str:
@@ -66,7 +60,8 @@ def topic_page(topic: nnfaq.Topic) -> str:
         answered.add(name)
         out += [f"(q-{q.id})=", f"## {_myst_heading(q.text)}", ""]
         out += ["```{eval-rst}", f".. autofunction:: {q.function}", "```", ""]
-        out += ["```{eval-rst}", f".. minigallery:: {q.function}", f"   :add-heading: Gallery examples using {name}", "```", ""]
+        heading = f"   :add-heading: Gallery examples using {name}"
+        out += ["```{eval-rst}", f".. minigallery:: {q.function}", heading, "```", ""]
     others = [n for n in topic.public if n not in answered]
     if others:
         module = importlib.import_module(topic.module)

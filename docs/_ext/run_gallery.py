@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "conf"))
-import nnfaq_conf  # noqa: E402
+import nnfaq_conf
 
 GALLERY = nnfaq_conf.ROOT / nnfaq_conf.SETTINGS["gallery"]["examples_dir"]
 LIMIT = float(nnfaq_conf.SETTINGS["gallery"]["max_seconds"])
