@@ -8,6 +8,8 @@ nox -s docs-live         rebuild and reload in the browser while editing
 nox -s lint              ruff check and ruff format --check
 nox -s gallery           every gallery script run standalone, as a reader would, with its time
 nox -s determinism       every proof and example rerun under other thread counts and CPU capabilities
+nox -s browser           the built site checked in headless Chromium, offline; screenshots
+nox -s bench             build, example, test and CLI times against their budgets (bench-results/)
 """
 
 from __future__ import annotations
@@ -93,3 +95,28 @@ def determinism(session: nox.Session) -> None:
     """Rerun every doctest and gallery script under threads 1/2 and CPU capability default/avx2, 3 times each."""
     install(session, "test", "docs")
     session.run("python", "tools/determinism.py", *session.posargs, env=ENV)
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The site in headless Chromium, offline: every page's console, requests, images, links and math;
+    search, copy button, gallery thumbnails; screenshots in docs/_build/screenshots.
+
+    Builds the site first (incremental: a fresh build is reused); ``-- --no-build`` skips that.
+    Other arguments go to pytest. Chromium is Debian's (/usr/bin/chromium); Playwright downloads nothing.
+    """
+    install(session, "docs", "browser")
+    if "--no-build" not in session.posargs:
+        sphinx_build(session)
+    args = [a for a in session.posargs if a != "--no-build"]
+    # the browser tests only: no doctest collection, and tests/browser is not ignored when named
+    opts = "addopts=--import-mode=importlib -p no:cacheprovider --strict-markers"
+    session.run("pytest", "-o", opts, "tests/browser", *args, env={**ENV, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"})
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Medians of 3 runs, in a copy of the tree: clean, no-change and one-example builds, each example, the
+    tests, the CLI's start-up; table in bench-results/bench.md; fails when a budget ([bench]) is broken."""
+    install(session, "docs", "test")
+    session.run("python", "tools/bench.py", *session.posargs, env=ENV)

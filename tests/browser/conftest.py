@@ -1,0 +1,200 @@
+"""Fixtures of the browser checks: the built site served on 127.0.0.1, and one headless Chromium.
+
+The site is ``docs/_build/html`` (or ``$NNFAQ_HTML``), served by ``http.server`` in a thread on a free
+port. Chromium is Debian's (``[browser] chromium`` in conf/settings.toml, or ``$NNFAQ_CHROMIUM``):
+Playwright never downloads a browser. Every request to a host other than the local server is aborted
+and recorded, so the checks run offline and see exactly what a user without network would see.
+
+One browser, one context and one tab visit every page once; the per-page tests read the cached visit.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import sys
+import threading
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "conf"))
+import nnfaq_conf
+
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+from playwright.sync_api import sync_playwright
+
+SETTINGS = nnfaq_conf.SETTINGS["browser"]
+HTML = Path(os.environ.get("NNFAQ_HTML", nnfaq_conf.ROOT / "docs" / "_build" / "html")).resolve()
+CHROMIUM = os.environ.get("NNFAQ_CHROMIUM", SETTINGS["chromium"])
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+# Run in the page after "load": lazy images made eager and awaited, MathJax's first typeset awaited,
+# then everything the checks need is read in one round trip.
+COLLECT_JS = """
+async () => {
+  const imgs = Array.from(document.images);
+  for (const img of imgs) if (img.loading === "lazy") img.loading = "eager";
+  await Promise.all(imgs.map(img => img.complete ? null : new Promise(done => {
+    img.addEventListener("load", done); img.addEventListener("error", done); setTimeout(done, 5000);
+  })));
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  const skip = "PRE,CODE,SCRIPT,STYLE,TEXTAREA,MJX-CONTAINER";
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+    acceptNode: n => n.parentElement.closest(skip) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+  });
+  const rawTex = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const m = n.data.match(/\\\\\\(|\\\\\\[|\\$\\$|\\\\begin\\{/);
+    if (m) rawTex.push(n.data.trim().slice(0, 80));
+  }
+  const math = Array.from(document.querySelectorAll(".math"));
+  return {
+    images: imgs.map(i => ({src: i.currentSrc || i.src, alt: (i.getAttribute("alt") || "").trim(),
+                            width: i.naturalWidth})),
+    links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
+    math: math.length,
+    mathUnrendered: math.filter(m => !m.querySelector("mjx-container"))
+                        .map(m => m.textContent.trim().slice(0, 80)),
+    mathErrors: Array.from(document.querySelectorAll("mjx-merror")).map(m => m.textContent.slice(0, 80)),
+    rawTex: rawTex,
+  };
+}
+"""
+
+
+def site_pages() -> list[str]:
+    """Every HTML page of the last build (from its search index, so stale files of removed pages are not
+    visited), plus the index pages Sphinx generates; as paths relative to the output folder."""
+    index = (HTML / "searchindex.js").read_text(encoding="utf-8")
+    docnames = json.loads(index[index.index("(") + 1 : index.rindex(")")])["docnames"]
+    extra = [name for name in ("genindex", "py-modindex", "search") if (HTML / f"{name}.html").exists()]
+    return sorted(f"{name}.html" for name in [*docnames, *extra])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "page_path" in metafunc.fixturenames:
+        pages = site_pages() if (HTML / "index.html").exists() else []
+        metafunc.parametrize("page_path", pages or ["<no site built>"])
+
+
+@dataclass
+class Visit:
+    """What one page load did and showed."""
+
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    if not (HTML / "index.html").exists():
+        pytest.fail(f"no built site at {HTML}: run `nox -s docs` (or `nox -s browser`, which builds it)")
+    return HTML
+
+
+@pytest.fixture(scope="session")
+def base_url(site: Path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (or set NNFAQ_CHROMIUM)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def context(browser, base_url):
+    """One browser context; requests leaving the local server are aborted and recorded."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800},
+        permissions=["clipboard-read", "clipboard-write"],
+        base_url=base_url,
+        service_workers="block",
+    )
+    context.foreign_requests = []
+    local = re.escape(base_url)
+
+    def abort(route):
+        context.foreign_requests.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(rf"^(?!{local})[a-z]+://"), abort)
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def visit(context, base_url):
+    """``visit(path)``: load one page in the shared tab (once) and return its :class:`Visit`."""
+    page = context.new_page()
+    current: list[Visit] = []
+    pending: dict = {}  # request in flight -> the visit that started it
+
+    def started(request):
+        pending[request] = current[-1]
+
+    def finished(request):
+        pending.pop(request, None)
+
+    def failed(request):
+        owner = pending.pop(request, current[-1])
+        if owner is not current[-1] and request.failure == "net::ERR_ABORTED":
+            return  # a late request of the previous page, cancelled by leaving it: no reader sees that
+        owner.failed_requests.append(f"{request.url}: {request.failure}")
+
+    page.on("request", started)
+    page.on("requestfinished", finished)
+    page.on("requestfailed", failed)
+    page.on("console", lambda m: m.type == "error" and current[-1].console_errors.append(f"{m.text} ({m.location})"))
+    page.on("pageerror", lambda e: current[-1].console_errors.append(f"uncaught: {e}"))
+    page.on("response", lambda r: r.status >= 400 and current[-1].failed_requests.append(f"{r.url}: HTTP {r.status}"))
+    cache: dict[str, Visit] = {}
+
+    def load(path: str) -> Visit:
+        if path not in cache:
+            current.append(Visit())
+            start = len(context.foreign_requests)
+            page.goto(base_url + path, wait_until="load")
+            current[-1].data = page.evaluate(COLLECT_JS)
+            # let late requests (fonts MathJax asks for, the favicon) finish before leaving the page,
+            # so that navigating away does not cancel them and a real failure is not mistaken for one
+            for _ in range(100):
+                if not pending:
+                    break
+                page.wait_for_timeout(50)
+            current[-1].foreign_requests = context.foreign_requests[start:]
+            cache[path] = current[-1]
+        return cache[path]
+
+    yield load
+    page.close()
