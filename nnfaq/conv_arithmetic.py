@@ -258,6 +258,11 @@ def conv_cost(
     Multiply-adds are a proxy for time: depthwise convolutions do little arithmetic per byte of
     memory moved, so their measured speed-up on a CPU or GPU is smaller than the MAC ratio.
 
+    The factorised layers are restrictions, not free savings: a ``K x 1`` then ``1 x K`` pair can
+    only express kernels that are outer products of a column and a row (the box and Sobel filters
+    are; most learned kernels are not), and a depthwise-separable layer mixes space and channels in
+    separate steps.
+
     References
     ----------
     .. [1] A. Howard et al., "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision

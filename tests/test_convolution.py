@@ -48,11 +48,13 @@ def test_conv2d_matches_torch_forward_and_gradient(stride, padding, dilation, gr
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize(
     ("stride", "padding", "dilation", "groups", "kernel"),
-    list(itertools.product([1, 3], [0, 2, "same"], [1, 2], [1, 3], [2, 5])),
+    [
+        c
+        for c in itertools.product([1, 3], [0, 2, "same"], [1, 2], [1, 3], [2, 5])
+        if not (c[1] == "same" and c[0] != 1)
+    ],
 )
 def test_conv1d_matches_torch_forward_and_gradient(stride, padding, dilation, groups, kernel):
-    if padding == "same" and stride != 1:
-        pytest.skip("PyTorch rejects padding='same' with a stride")
     x = torch.randn(2, 6, 17, dtype=D)
     w = torch.randn(3, 6 // groups, kernel, dtype=D)
     _parity(
