@@ -24,6 +24,13 @@ __all__ = [
 ]
 
 
+def _float_dtype(name: str, dtype) -> torch.dtype:
+    """Check that ``dtype`` is a floating-point ``torch.dtype``; return it."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point torch.dtype, got {dtype!r}")
+    return dtype
+
+
 @question("why-positional-encoding")
 def permutation_equivariance(layer, x: torch.Tensor, perm: torch.Tensor | None = None) -> bool:
     r"""Whether ``layer`` commutes with a permutation of the tokens: ``layer(x[perm]) == layer(x)[perm]``.
@@ -108,10 +115,17 @@ def permutation_equivariance(layer, x: torch.Tensor, perm: torch.Tensor | None =
     check.tensor("x", x, min_ndim=2)
     T = x.shape[-2]
     perm = torch.arange(T - 1, -1, -1) if perm is None else check.tensor("perm", perm, ndim=1, floating=False)
+    if perm.dtype == torch.bool or perm.is_floating_point() or perm.is_complex():
+        raise TypeError(f"perm must be an integer tensor, got dtype {perm.dtype}")
     if not torch.equal(perm.sort().values, torch.arange(T)):
         raise ValueError(f"perm must be a permutation of 0..{T - 1}, got {perm.tolist()}")
     with torch.no_grad():
-        return torch.allclose(layer(x[..., perm, :]), layer(x)[..., perm, :], atol=1e-6)
+        y, y_perm = layer(x), layer(x[..., perm, :])
+    for out in (y, y_perm):
+        if not isinstance(out, torch.Tensor) or out.dim() < 2 or out.shape[-2] != T:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"layer must return a (*, T, C') tensor with T = {T} rows, got {got}")
+    return torch.allclose(y_perm, y[..., perm, :], atol=1e-6)
 
 
 @question("sinusoidal-positional-encoding")
@@ -189,6 +203,7 @@ def sinusoidal_encoding(T: int, d: int, base: float = 10000.0, dtype: torch.dtyp
     if d % 2:
         raise ValueError(f"d must be even, got {d}")
     base = check.number("base", base, low=1.0, low_open=True)
+    dtype = _float_dtype("dtype", dtype)
     t = torch.arange(T, dtype=torch.float64)[:, None]  # (T, 1)
     # omega_i = base^(-2i/d)
     omega = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # (d/2,)
@@ -346,7 +361,9 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
         raise ValueError(f"x must have an even last dimension, got {D}")
     if positions is None:
         positions = torch.arange(T)
-    check.tensor("positions", positions, ndim=1, floating=False)
+    check.tensor("positions", positions, ndim=1, floating=False, finite=True)
+    if positions.dtype == torch.bool or positions.is_complex():
+        raise TypeError(f"positions must be an integer or real tensor, got dtype {positions.dtype}")
     check.same_shape("positions", positions, (T,), "one position per row of x")
     base = check.number("base", base, low=1.0, low_open=True)
     # theta_i = base^(-2i/D); angle m theta_i
@@ -432,6 +449,7 @@ def alibi_bias(num_heads: int, T: int, causal: bool = True, dtype: torch.dtype =
     H = check.integer("num_heads", num_heads, low=1)
     T = check.integer("T", T, low=1)
     check.flag("causal", causal)
+    dtype = _float_dtype("dtype", dtype)
     m = torch.tensor(_alibi_slopes(H), dtype=torch.float64)[:, None, None]  # (H, 1, 1)
     i = torch.arange(T, dtype=torch.float64)
     dist = i[:, None] - i[None, :]  # (T, T): i - j
