@@ -26,6 +26,8 @@ def _dim(input: torch.Tensor, dim) -> int:
         raise ValueError(
             f"dim must be in [{-input.dim()}, {input.dim()}) for input of shape {tuple(input.shape)}, got {dim}"
         )
+    if input.shape[dim] == 0:
+        raise ValueError(f"input must have at least one entry along dim={dim}, got shape {tuple(input.shape)}")
     return dim
 
 
@@ -33,6 +35,18 @@ def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     if reduction == "mean":
         return loss.mean()
     return loss.sum() if reduction == "sum" else loss
+
+
+def _weight(name: str, w, input: torch.Tensor) -> torch.Tensor:
+    """Check an optional weight tensor that must broadcast to ``input``'s shape (the output keeps that shape)."""
+    check.tensor(name, w)
+    try:
+        fits = torch.broadcast_shapes(w.shape, input.shape) == input.shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name} must broadcast to input's shape {tuple(input.shape)}, got shape {tuple(w.shape)}")
+    return w
 
 
 def _in_unit_interval(name: str, x: torch.Tensor) -> None:
@@ -278,7 +292,7 @@ def binary_cross_entropy(
     log_1mp = torch.log((1 - input).clamp(min=floor))  # (*)
     loss = -(target * log_p + (1 - target) * log_1mp)  # (*)
     if weight is not None:
-        loss = loss * check.tensor("weight", weight)
+        loss = loss * _weight("weight", weight, input)
     return _reduce(loss, reduction)
 
 
@@ -377,8 +391,8 @@ def binary_cross_entropy_with_logits(
     if pos_weight is None:
         loss = (1 - target) * input + softplus_neg  # (*)
     else:
-        check.tensor("pos_weight", pos_weight)
+        _weight("pos_weight", pos_weight, input)
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg  # (*)
     if weight is not None:
-        loss = loss * check.tensor("weight", weight)
+        loss = loss * _weight("weight", weight, input)
     return _reduce(loss, reduction)
