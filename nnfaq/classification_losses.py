@@ -20,14 +20,21 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _class_dim(input: torch.Tensor) -> int:
     """PyTorch's layout: ``(C,)`` unbatched, else ``(B, C, *)`` with classes on dimension 1."""
-    return 0 if input.dim() == 1 else 1
+    cdim = 0 if input.dim() == 1 else 1
+    if input.shape[cdim] == 0:
+        raise ValueError(f"input must have at least one class along dimension {cdim}, got shape {tuple(input.shape)}")
+    return cdim
+
+
+def _integer_target(target) -> None:
+    check.tensor("target", target, floating=False)
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"target must hold integer class indices, got dtype {target.dtype}")
 
 
 def _check_indices(target, input: torch.Tensor, ignore_index: int) -> torch.Tensor:
     """Check class-index targets against ``input`` and return the mask of the counted ones."""
-    check.tensor("target", target, floating=False)
-    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(f"target must hold integer class indices, got dtype {target.dtype}")
+    _integer_target(target)
     cdim = _class_dim(input)
     C = input.shape[cdim]
     shape = input.shape[:cdim] + input.shape[cdim + 1 :]
@@ -44,6 +51,15 @@ def _nll(logp, target, valid, weight, cdim):
     picked = logp.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)  # (B, *)
     w = (weight[safe] if weight is not None else torch.ones_like(picked)) * valid  # (B, *)
     return -w * picked, w
+
+
+def _weighted_mean(loss: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``sum(loss) / sum(w)``; when every target is ignored that is 0/0: NaN, with a zero gradient, as in PyTorch."""
+    total = w.sum()
+    if bool(total == 0):
+        # the gradient of loss.sum() is 0 here (every w is 0), so one all-ignored batch cannot poison the weights
+        return loss.sum() * 0 + float("nan")
+    return loss.sum() / total
 
 
 def _check_weight(weight, C: int):
@@ -134,7 +150,7 @@ def nll_loss(
     loss, w = _nll(input, target, valid, weight, cdim)  # (B, *)
     if reduction == "none":
         return loss
-    return loss.sum() / w.sum() if reduction == "mean" else loss.sum()
+    return _weighted_mean(loss, w) if reduction == "mean" else loss.sum()
 
 
 @question("categorical-vs-sparse-cross-entropy")
@@ -256,7 +272,7 @@ def cross_entropy(
     loss = (1 - eps) * nll + (eps / C) * smooth  # (B, *)
     if reduction == "none":
         return loss
-    return loss.sum() / w.sum() if reduction == "mean" else loss.sum()
+    return _weighted_mean(loss, w) if reduction == "mean" else loss.sum()
 
 
 @question("softmax-cross-entropy-gradient")
@@ -313,6 +329,7 @@ def cross_entropy_grad(input: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     -1.0
     """
     check.tensor("input", input, ndim=2)
+    _class_dim(input)
     B, C = input.shape
     _check_indices(target, input, ignore_index=-100)
     if bool((target == -100).any()):
@@ -391,7 +408,7 @@ def smooth_one_hot(target: torch.Tensor, num_classes: int, label_smoothing: floa
     """
     num_classes = check.integer("num_classes", num_classes, low=2)
     eps = check.number("label_smoothing", label_smoothing, low=0.0, high=1.0)
-    check.tensor("target", target, floating=False)
+    _integer_target(target)
     if bool(((target < 0) | (target >= num_classes)).any()):
         raise ValueError(f"target must contain class indices in [0, {num_classes})")
     y = torch.nn.functional.one_hot(target.long(), num_classes).double()  # (B, *, C)
