@@ -7,6 +7,8 @@ KL divergence with PyTorch's easily misread ``kl_div`` argument convention.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from nnfaq import _validate as check
@@ -173,7 +175,7 @@ def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean
     reduction : {'mean', 'sum', 'none'}, default 'mean'
         Average, sum, or keep the element-wise losses.
     delta : float, default 1.0
-        Where the loss turns from quadratic to linear; positive.
+        Where the loss turns from quadratic to linear; positive and finite.
 
     Returns
     -------
@@ -207,7 +209,8 @@ def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean
     [-1.0, -0.5, 0.3, 1.0]
     """
     _pair(input, target, reduction)
-    delta = check.number("delta", delta, low=0.0, low_open=True)
+    # an infinite delta would make the unused linear branch's gradient inf * 0 = NaN
+    delta = check.number("delta", delta, low=0.0, low_open=True, high=math.inf, high_open=True)
     e = input - target  # (*)
     a = e.abs()  # (*)
     loss = torch.where(a <= delta, 0.5 * e.pow(2), delta * (a - 0.5 * delta))  # (*)
@@ -296,11 +299,11 @@ def kl_div(
     """
     _pair(input, target, reduction, (*_REDUCTIONS, "batchmean"))
     check.flag("log_target", log_target)
-    if bool((input > 0).any()):
-        raise ValueError("input must contain log-probabilities (all <= 0); pass log(q), not q")
+    if not bool((input <= 0).all()):  # also refuses NaN
+        raise ValueError("input must contain log-probabilities (all <= 0, no NaN); pass log(q), not q")
     if log_target:
-        if bool((target > 0).any()):
-            raise ValueError("target must contain log-probabilities (all <= 0) when log_target=True")
+        if not bool((target <= 0).all()):
+            raise ValueError("target must contain log-probabilities (all <= 0, no NaN) when log_target=True")
         # p (log p - log q)
         loss = target.exp() * (target - input)  # (*)
     else:
