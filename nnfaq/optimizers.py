@@ -8,6 +8,8 @@ gradient's scale, and AdamW's decoupled weight decay. Each step function reprodu
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from nnfaq import _validate as check
@@ -16,12 +18,24 @@ from nnfaq._registry import question
 __all__ = ["adam_step", "adamw_step", "gradient_descent", "sgd_step"]
 
 
-def _param_grad(param, grad, state) -> None:
+_INF = math.inf
+
+
+def _param_grad(param, grad, state, buffers: tuple[str, ...] = ()) -> None:
     check.tensor("param", param)
     check.tensor("grad", grad)
     check.same_shape("grad", grad, param.shape, "the shape of param")
+    if grad.dtype != param.dtype:
+        raise TypeError(f"grad must have param's dtype {param.dtype}, got {grad.dtype}")
     if not isinstance(state, dict):
         raise TypeError(f"state must be a dict (empty before the first step), got {type(state).__name__}")
+    # a state dict kept from another parameter (or edited by hand) must not reach torch
+    for key in buffers:
+        if key in state and key == "step":
+            check.integer("state['step']", state["step"], low=1)
+        elif key in state:
+            check.tensor(f"state[{key!r}]", state[key])
+            check.same_shape(f"state[{key!r}]", state[key], param.shape, "the shape of param")
 
 
 def _betas(betas) -> tuple[float, float]:
@@ -101,10 +115,10 @@ def gradient_descent(w0: float, lr: float, steps: int, curvature: float = 2.0) -
     >>> bool((gradient_descent(1.0, 1.1, 20).pow(2).diff() > 0).all())
     True
     """
-    w0 = check.number("w0", w0)
-    lr = check.number("lr", lr, low=0.0)
+    w0 = check.number("w0", w0, low=-_INF, low_open=True, high=_INF, high_open=True)
+    lr = check.number("lr", lr, low=0.0, high=_INF, high_open=True)
     steps = check.integer("steps", steps, low=1)
-    a = check.number("curvature", curvature, low=0.0, low_open=True)
+    a = check.number("curvature", curvature, low=0.0, low_open=True, high=_INF, high_open=True)
     w = torch.empty(steps + 1, dtype=torch.float64)
     w[0] = w0
     for t in range(steps):
@@ -144,7 +158,7 @@ def sgd_step(
     Parameters
     ----------
     param, grad : torch.Tensor
-        :math:`\theta` and its gradient :math:`g`, same shape ``(*)``.
+        :math:`\theta` and its gradient :math:`g`, same shape ``(*)`` and dtype.
     state : dict
         Empty before the first step; holds ``"momentum_buffer"`` :math:`v` afterwards (updated).
     lr : float, default 1e-3
@@ -196,11 +210,11 @@ def sgd_step(
     >>> bool(run(0.7) < 1e-3 * run(0.0))
     True
     """
-    _param_grad(param, grad, state)
-    lr = check.number("lr", lr, low=0.0)
+    _param_grad(param, grad, state, ("momentum_buffer",))
+    lr = check.number("lr", lr, low=0.0, high=_INF, high_open=True)
     mu = check.number("momentum", momentum, low=0.0, high=1.0, high_open=True)
     tau = check.number("dampening", dampening, low=0.0, high=1.0)
-    wd = check.number("weight_decay", weight_decay, low=0.0)
+    wd = check.number("weight_decay", weight_decay, low=0.0, high=_INF, high_open=True)
     if check.flag("nesterov", nesterov) and (mu == 0 or tau != 0):
         raise ValueError("nesterov=True requires momentum > 0 and dampening == 0")
     with torch.no_grad():
@@ -262,7 +276,7 @@ def adam_step(
     Parameters
     ----------
     param, grad : torch.Tensor
-        :math:`\theta` and its gradient :math:`g`, same shape ``(*)``.
+        :math:`\theta` and its gradient :math:`g`, same shape ``(*)`` and dtype.
     state : dict
         Empty before the first step; holds ``step``, ``exp_avg`` and ``exp_avg_sq`` (updated).
     lr : float, default 1e-3
@@ -318,10 +332,10 @@ def adam_step(
     >>> torch.allclose(run(1.0), run(1000.0), atol=1e-6)
     True
     """
-    _param_grad(param, grad, state)
-    lr = check.number("lr", lr, low=0.0)
-    eps = check.number("eps", eps, low=0.0, low_open=True)
-    wd = check.number("weight_decay", weight_decay, low=0.0)
+    _param_grad(param, grad, state, ("exp_avg", "exp_avg_sq", "step"))
+    lr = check.number("lr", lr, low=0.0, high=_INF, high_open=True)
+    eps = check.number("eps", eps, low=0.0, low_open=True, high=_INF, high_open=True)
+    wd = check.number("weight_decay", weight_decay, low=0.0, high=_INF, high_open=True)
     with torch.no_grad():
         return _adam(param, grad, state, lr, _betas(betas), eps, wd)
 
@@ -357,7 +371,7 @@ def adamw_step(
     Parameters
     ----------
     param, grad : torch.Tensor
-        :math:`\theta` and its data gradient :math:`g` (no L2 term), same shape ``(*)``.
+        :math:`\theta` and its data gradient :math:`g` (no L2 term), same shape ``(*)`` and dtype.
     state : dict
         Empty before the first step; holds ``step``, ``exp_avg`` and ``exp_avg_sq`` (updated).
     lr : float, default 1e-3
@@ -421,10 +435,10 @@ def adamw_step(
     >>> [round(x, 4) for x in adam_step(w0, zero, {}, lr=0.1, weight_decay=0.1).tolist()]
     [9.9, 0.0]
     """
-    _param_grad(param, grad, state)
-    lr = check.number("lr", lr, low=0.0)
-    eps = check.number("eps", eps, low=0.0, low_open=True)
-    wd = check.number("weight_decay", weight_decay, low=0.0)
+    _param_grad(param, grad, state, ("exp_avg", "exp_avg_sq", "step"))
+    lr = check.number("lr", lr, low=0.0, high=_INF, high_open=True)
+    eps = check.number("eps", eps, low=0.0, low_open=True, high=_INF, high_open=True)
+    wd = check.number("weight_decay", weight_decay, low=0.0, high=_INF, high_open=True)
     with torch.no_grad():
         # decoupled decay: theta <- (1 - lr * lambda) theta, outside the adaptive step
         return _adam(param * (1 - lr * wd), grad, state, lr, _betas(betas), eps, 0.0)
