@@ -114,6 +114,7 @@ class Value:
         self._op = _op
 
     def __add__(self, other):
+        """``a + b``, with ``d/da = d/db = 1``."""
         other = other if isinstance(other, Value) else Value(other)
         out = Value(self.data + other.data, (self, other), "+")
 
@@ -126,6 +127,7 @@ class Value:
         return out
 
     def __mul__(self, other):
+        """``a * b``, with ``d/da = b`` and ``d/db = a``."""
         other = other if isinstance(other, Value) else Value(other)
         out = Value(self.data * other.data, (self, other), "*")
 
@@ -138,6 +140,7 @@ class Value:
         return out
 
     def __pow__(self, k):
+        """``a ** k`` for a constant ``k``, with ``d/da = k * a ** (k - 1)``."""
         k = check.number("exponent", k)
         out = Value(self.data**k, (self,), f"**{k:g}")
 
@@ -149,6 +152,7 @@ class Value:
         return out
 
     def exp(self):
+        """e^a, with d/da = e^a."""
         out = Value(math.exp(self.data), (self,), "exp")
 
         def _backward():
@@ -159,6 +163,7 @@ class Value:
         return out
 
     def log(self):
+        """ln a, with d/da = 1/a."""
         if self.data <= 0:
             raise ValueError(f"log needs a positive input, got {self.data:g}")
         out = Value(math.log(self.data), (self,), "log")
@@ -171,6 +176,7 @@ class Value:
         return out
 
     def tanh(self):
+        """tanh a, with d/da = 1 - tanh^2 a."""
         out = Value(math.tanh(self.data), (self,), "tanh")
 
         def _backward():
@@ -181,6 +187,7 @@ class Value:
         return out
 
     def sigmoid(self):
+        """sigmoid a = 1 / (1 + e^-a), with d/da = s (1 - s)."""
         # sigma(a) = 1 / (1 + e^-a), written so that neither branch overflows
         s = 1 / (1 + math.exp(-self.data)) if self.data >= 0 else math.exp(self.data) / (1 + math.exp(self.data))
         out = Value(s, (self,), "sigmoid")
@@ -193,6 +200,7 @@ class Value:
         return out
 
     def relu(self):
+        """max(a, 0), with d/da = 1 for a > 0 and 0 otherwise (0 at a = 0, as in PyTorch)."""
         out = Value(max(self.data, 0.0), (self,), "relu")
 
         def _backward():

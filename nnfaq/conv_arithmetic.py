@@ -223,7 +223,7 @@ def conv_cost(
     Parameters
     ----------
     kind : str
-        One of :data:`KINDS`: ``"dense"`` (a fully connected layer from the whole input to an
+        One of ``"dense"`` (a fully connected layer from the whole input to an
         output of the standard convolution's shape), ``"standard"``, ``"pointwise"`` (1x1; ignores
         ``kernel_size``, ``padding`` and ``dilation``), ``"depthwise"`` (``groups = C_in``,
         ``C_out`` a multiple of ``C_in``), ``"depthwise-separable"`` (depthwise ``K x K`` then

@@ -428,7 +428,7 @@ def unrolled_gradient(weight, steps: int, nonlinearity: str | None = None) -> to
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> torch.Tensor:
     r"""Rescale the gradients in place so that their total norm is at most ``max_norm``; return the norm before.
 
-    **What is gradient clipping, and how does clip_grad_norm_ work?**
+    **What is gradient clipping, and how does ``clip_grad_norm_`` work?**
 
     It bounds the size of each update: the gradients of all parameters are treated as one long
     vector, and if its norm exceeds ``max_norm`` every gradient is multiplied by the same factor

@@ -59,18 +59,24 @@ def topic_page(topic: nnfaq.Topic) -> str:
         name = q.function.rpartition(".")[2]
         answered.add(name)
         out += [f"(q-{q.id})=", f"## {_myst_heading(q.text)}", ""]
-        out += ["```{eval-rst}", f".. autofunction:: {q.function}", "```", ""]
+        out += ["```{eval-rst}", *_autodoc(q.function), "```", ""]
         heading = f"   :add-heading: Gallery examples using {name}"
         out += ["```{eval-rst}", f".. minigallery:: {q.function}", heading, "```", ""]
     others = [n for n in topic.public if n not in answered]
     if others:
-        module = importlib.import_module(topic.module)
         out += ["## Other objects in this module", ""]
         for name in others:
-            obj = getattr(module, name)
-            kind = "autoclass" if isinstance(obj, type) else "autofunction" if callable(obj) else "autodata"
-            out += ["```{eval-rst}", f".. {kind}:: {topic.module}.{name}", "```", ""]
+            out += ["```{eval-rst}", *_autodoc(f"{topic.module}.{name}"), "```", ""]
     return "\n".join(out)
+
+
+def _autodoc(qualified: str) -> list[str]:
+    """The autodoc directive for a function, a class (with its public methods) or data."""
+    module, _, name = qualified.rpartition(".")
+    obj = getattr(importlib.import_module(module), name)
+    if isinstance(obj, type):
+        return [f".. autoclass:: {qualified}", "   :members:"]
+    return [f".. {'autofunction' if callable(obj) else 'autodata'}:: {qualified}"]
 
 
 def topics_index() -> str:
@@ -113,9 +119,9 @@ def practice_rst() -> str:
     """Practice page: each question with its answer collapsed until clicked."""
     out = []
     for t in nnfaq.topics():
-        out += [t.title, "-" * len(t.title), ""]
+        out += [t.title, "-" * len(t.title), "", f".. currentmodule:: {t.module}", ""]
         for q in t.questions:
-            out += [f".. dropdown:: {plain(q.text)}", f"   :name: practice-{q.id}", "   :icon: question", ""]
+            out += [f".. dropdown:: {q.text}", f"   :name: practice-{q.id}", "   :icon: question", ""]
             out += [_indent(q.answer, 3), "", f"   Proof: {_ref(q, 'the answer with its executed proof')}", ""]
     return "\n".join(out)
 

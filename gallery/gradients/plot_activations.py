@@ -34,7 +34,7 @@ ax.legend()
 # Their derivatives
 # -----------------
 # The sigmoid's derivative peaks at 0.25, tanh's at 1, both at x = 0, and both fall to almost 0
-# for large |x| (saturation). ReLU's is exactly 1 for every positive input and 0 otherwise.
+# for large :math:`|x|` (saturation). ReLU's is exactly 1 for every positive input and 0 otherwise.
 fig, ax = plt.subplots()
 for name in names:
     ax.plot(x, activation(x, name, negative_slope=0.1)[1], label=name)

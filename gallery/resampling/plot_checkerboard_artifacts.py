@@ -1,6 +1,6 @@
 """
 Why do transposed convolutions leave checkerboard artefacts, and how do you avoid them?
-======================================================================================
+=======================================================================================
 
 A stride-2 transposed convolution upsamples by pasting one copy of its kernel per input pixel,
 two pixels apart. When the kernel size is not a multiple of the stride, neighbouring copies overlap
