@@ -125,12 +125,12 @@ def get_question(id: str) -> Question:
 @functools.cache
 def _load() -> tuple[Topic, ...]:
     paths = [os.path.join(_PACKAGE_DIR, f"{name}.py") for name in (*TOPICS, "_registry")]
-    cache = _cache_path(paths)
-    result = _read_cache(cache) if cache else None
+    stamp = _stamp(paths)
+    result = _read_cache(stamp) if stamp else None
     if result is None:
         result = tuple(_parse_topic(name) for name in TOPICS)
-        if cache:
-            _write_cache(cache, result)
+        if stamp:
+            _write_cache(stamp, result)
     ids = [q.id for t in result for q in t.questions]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
@@ -138,30 +138,32 @@ def _load() -> tuple[Topic, ...]:
     return result
 
 
-# The parsed registry is cached like bytecode: in nnfaq/__pycache__, keyed on the size and
-# modification time of every topic module and of this file, and silently skipped when the
-# folder is not writable. Set NNFAQ_NO_CACHE=1 to always parse.
+# The parsed registry is cached like bytecode, in nnfaq/__pycache__, with the size and
+# modification time of every topic module and of this file; it is used only while they are
+# unchanged, and silently skipped when the folder is not writable. NNFAQ_NO_CACHE=1 always parses.
 
 
-def _cache_path(paths: list[str]) -> str | None:
+def _cache_file() -> str:
+    return os.path.join(_PACKAGE_DIR, "__pycache__", "nnfaq-registry.json")
+
+
+def _stamp(paths: list[str]) -> str | None:
     if os.environ.get("NNFAQ_NO_CACHE"):
         return None
     try:
-        stamp = "|".join(f"{p}:{s.st_mtime_ns}:{s.st_size}" for p in paths for s in [os.stat(p)])
+        return "|".join(f"{p}:{s.st_mtime_ns}:{s.st_size}" for p in paths for s in [os.stat(p)])
     except OSError:
         return None
-    import hashlib
-
-    key = hashlib.sha1(stamp.encode(), usedforsecurity=False).hexdigest()[:16]
-    return os.path.join(_PACKAGE_DIR, "__pycache__", f"nnfaq-registry-{key}.json")
 
 
-def _read_cache(path: str) -> tuple[Topic, ...] | None:
+def _read_cache(stamp: str) -> tuple[Topic, ...] | None:
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(_cache_file(), encoding="utf-8") as f:
             import json
 
             data = json.load(f)
+        if data["stamp"] != stamp:
+            return None
         return tuple(
             Topic(
                 t["name"],
@@ -170,22 +172,19 @@ def _read_cache(path: str) -> tuple[Topic, ...] | None:
                 tuple(Question(*q[:-1], tuple(Mistake(*m) for m in q[-1])) for q in t["questions"]),
                 tuple(t["public"]),
             )
-            for t in data
+            for t in data["topics"]
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _write_cache(path: str, topics: tuple[Topic, ...]) -> None:
+def _write_cache(stamp: str, topics: tuple[Topic, ...]) -> None:
     import json
 
-    data = [{**t._asdict(), "questions": [list(q) for q in t.questions]} for t in topics]
-    folder = os.path.dirname(path)
+    data = {"stamp": stamp, "topics": [{**t._asdict(), "questions": [list(q) for q in t.questions]} for t in topics]}
+    path = _cache_file()
     try:
-        os.makedirs(folder, exist_ok=True)
-        for old in os.listdir(folder):
-            if old.startswith("nnfaq-registry-") and old.endswith(".json"):
-                os.remove(os.path.join(folder, old))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f)

@@ -28,13 +28,19 @@ def test_registry_cache_is_rebuilt_when_a_topic_changes(tmp_path, monkeypatch):
     _registry._load.cache_clear()
     try:
         first = _registry._load()
-        assert list((tmp_path / "__pycache__").glob("nnfaq-registry-*.json"))
+        assert (tmp_path / "__pycache__" / "nnfaq-registry.json").exists()
         _registry._load.cache_clear()
-        assert _registry._load() == first  # read back from the cache
+        real_parse = _registry._parse_topic
+
+        def no_parse(name):
+            raise AssertionError("parsed although the cache was fresh")
+
+        monkeypatch.setattr(_registry, "_parse_topic", no_parse)
+        assert _registry._load() == first  # read back from the cache, not parsed
+        monkeypatch.setattr(_registry, "_parse_topic", real_parse)
         (tmp_path / "regularization.py").write_text(src.replace("Is weight decay the same", "Is weight decay equal"))
         _registry._load.cache_clear()
         texts = [q.text for q in _registry._load()[0].questions]
         assert any(t.startswith("Is weight decay equal") for t in texts)
-        assert len(list((tmp_path / "__pycache__").glob("nnfaq-registry-*.json"))) == 1
     finally:
         _registry._load.cache_clear()
