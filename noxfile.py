@@ -105,7 +105,7 @@ def browser(session: nox.Session) -> None:
     Builds the site first (incremental: a fresh build is reused); ``-- --no-build`` skips that.
     Other arguments go to pytest. Chromium is Debian's (/usr/bin/chromium); Playwright downloads nothing.
     """
-    install(session, "docs", "browser")
+    install(session, "docs", "test", "browser")
     if "--no-build" not in session.posargs:
         sphinx_build(session)
     args = [a for a in session.posargs if a != "--no-build"]

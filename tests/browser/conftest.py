@@ -64,7 +64,7 @@ async () => {
   return {
     images: imgs.map(i => ({src: i.currentSrc || i.src, alt: (i.getAttribute("alt") || "").trim(),
                             width: i.naturalWidth})),
-    links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
+    links: Array.from(document.querySelectorAll("a[href], link[rel~=icon][href]")).map(a => a.href),
     math: math.length,
     mathUnrendered: math.filter(m => !m.querySelector("mjx-container"))
                         .map(m => m.textContent.trim().slice(0, 80)),
@@ -158,22 +158,17 @@ def visit(context, base_url):
     """``visit(path)``: load one page in the shared tab (once) and return its :class:`Visit`."""
     page = context.new_page()
     current: list[Visit] = []
-    pending: dict = {}  # request in flight -> the visit that started it
-
-    def started(request):
-        pending[request] = current[-1]
-
-    def finished(request):
-        pending.pop(request, None)
+    pending: set = set()  # requests in flight
 
     def failed(request):
-        owner = pending.pop(request, current[-1])
-        if owner is not current[-1] and request.failure == "net::ERR_ABORTED":
-            return  # a late request of the previous page, cancelled by leaving it: no reader sees that
-        owner.failed_requests.append(f"{request.url}: {request.failure}")
+        pending.discard(request)
+        # net::ERR_ABORTED is a cancellation (a late favicon or font request of a page the checks have left),
+        # not a failure: a missing file shows up as an HTTP 404 response, a refused one as another error
+        if request.failure != "net::ERR_ABORTED":
+            current[-1].failed_requests.append(f"{request.url}: {request.failure}")
 
-    page.on("request", started)
-    page.on("requestfinished", finished)
+    page.on("request", lambda r: pending.add(r))
+    page.on("requestfinished", lambda r: pending.discard(r))
     page.on("requestfailed", failed)
     page.on("console", lambda m: m.type == "error" and current[-1].console_errors.append(f"{m.text} ({m.location})"))
     page.on("pageerror", lambda e: current[-1].console_errors.append(f"uncaught: {e}"))
