@@ -93,7 +93,9 @@ def train_autoencoder(
     (64, 256)
     """
     check.tensor("x", x, ndim=2, finite=True)
-    C = x.shape[1]
+    B, C = x.shape
+    if B == 0:
+        raise ValueError(f"x must have at least one example, got shape {tuple(x.shape)}")
     if C < 2:
         raise ValueError(f"x must have at least 2 features to reduce, got shape {tuple(x.shape)}")
     latent = check.integer("latent", latent, low=1)
@@ -144,7 +146,7 @@ def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     Parameters
     ----------
     x : torch.Tensor
-        ``(B, C)`` data.
+        ``(B, C)`` data, float32 or float64.
     k : int
         Number of components, in ``[1, min(B, C)]``.
 
@@ -191,6 +193,10 @@ def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     False
     """
     check.tensor("x", x, ndim=2, finite=True)
+    if x.dtype not in (torch.float32, torch.float64):  # what torch.linalg.svd computes in
+        raise TypeError(f"x must be a float32 or float64 tensor, got dtype {x.dtype}")
+    if x.numel() == 0:
+        raise ValueError(f"x must have at least one example and one feature, got shape {tuple(x.shape)}")
     k = check.integer("k", k, low=1)
     if k > min(x.shape):
         raise ValueError(f"k must be at most min(B, C) = {min(x.shape)}, got {k}")
@@ -259,6 +265,8 @@ def embedding(input: torch.Tensor, weight: torch.Tensor, padding_idx: int | None
         raise TypeError(f"input must be an integer tensor of indices, got dtype {input.dtype}")
     check.tensor("weight", weight, ndim=2)
     V = weight.shape[0]
+    if V == 0:
+        raise ValueError(f"weight must have at least one row, got shape {tuple(weight.shape)}")
     if input.numel() and (int(input.min()) < 0 or int(input.max()) >= V):
         raise ValueError(f"input must hold indices in [0, {V}) (the rows of weight)")
     if padding_idx is not None:
@@ -269,7 +277,7 @@ def embedding(input: torch.Tensor, weight: torch.Tensor, padding_idx: int | None
         is_pad = torch.arange(V, device=weight.device) == padding_idx % V  # (V,)
         weight = torch.where(is_pad[:, None], weight.detach(), weight)  # (V, D)
     # e = onehot(i) W
-    one_hot = torch.nn.functional.one_hot(input, V).to(weight.dtype)  # (*, V)
+    one_hot = torch.nn.functional.one_hot(input.long(), V).to(weight.dtype)  # (*, V)
     return one_hot @ weight  # (*, D)
 
 
@@ -350,6 +358,8 @@ def cosine_similarity(x1: torch.Tensor, x2: torch.Tensor, dim: int = 1, eps: flo
         raise ValueError(f"x1 and x2 must be broadcastable, got {tuple(x1.shape)} and {tuple(x2.shape)}") from error
     if not -len(shape) <= dim < len(shape):
         raise ValueError(f"dim must be in [-{len(shape)}, {len(shape)}) for shape {tuple(shape)}, got {dim}")
+    # broadcast first, as PyTorch does: a size-1 vector dimension is repeated, and so counts in the norm
+    x1, x2 = torch.broadcast_tensors(x1, x2)
     # x1 . x2 / (max(|x1|, eps) max(|x2|, eps)), each norm clamped on its own as PyTorch does
     n1 = torch.linalg.vector_norm(x1, dim=dim).clamp_min(eps)  # (*)
     n2 = torch.linalg.vector_norm(x2, dim=dim).clamp_min(eps)  # (*)

@@ -106,16 +106,18 @@ def freeze(model: torch.nn.Module, trainable=()) -> torch.nn.Module:
         names = tuple(names)
     except TypeError as error:
         raise TypeError(f"trainable must be a str or a sequence of str, got {type(trainable).__name__}") from error
-    params = dict(model.named_parameters())
-    modules = dict(model.named_modules())
+    # every name of every parameter and submodule: a shared layer is reachable under each of its names
+    params = list(model.named_parameters(remove_duplicate=False))
+    modules = {name for name, _ in model.named_modules(remove_duplicate=False)}
     for name in names:
         if not isinstance(name, str):
             raise TypeError(f"trainable must contain strings, got {type(name).__name__}")
-        if name not in params and name not in modules:
+        if name not in modules and all(name != pname for pname, _ in params):
             raise ValueError(f"trainable names {name!r}, which is neither a submodule nor a parameter of model")
-    for pname, p in params.items():
-        # a parameter stays trainable if it is named, or lies under a named submodule
-        p.requires_grad_(any(pname == n or pname.startswith(n + ".") for n in names))
+    # a parameter stays trainable if any of its names is named, or lies under a named submodule ('' is the model)
+    keep = {id(p) for pname, p in params if any(n in ("", pname) or pname.startswith(n + ".") for n in names)}
+    for _, p in params:
+        p.requires_grad_(id(p) in keep)
     return model
 
 
@@ -182,6 +184,8 @@ def replace_head(model: torch.nn.Module, name: str, out_features: int) -> torch.
     _module("model", model)
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
+    if not name:
+        raise ValueError("name must name a submodule of model, not be '' (the model itself)")
     out_features = check.integer("out_features", out_features, low=1)
     try:
         old = model.get_submodule(name)
@@ -412,7 +416,7 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     >>> bool((imagenet_std - 1).abs().max() < 0.1)
     False
     """
-    check.tensor("images", images, min_ndim=2)
+    check.tensor("images", images, min_ndim=2, finite=True)
     if images.shape[1] == 0 or images.numel() == 0:
         raise ValueError(f"images must not be empty, got shape {tuple(images.shape)}")
     dims = [d for d in range(images.dim()) if d != 1]
@@ -454,12 +458,19 @@ def normalize(input: torch.Tensor, mean, std) -> torch.Tensor:
     [-2.1179, -2.0357, -1.8044]
     """
     check.tensor("input", input, min_ndim=3)
-    mean = torch.as_tensor(mean, dtype=input.dtype, device=input.device)
-    std = torch.as_tensor(std, dtype=input.dtype, device=input.device)
     C = input.shape[-3]
-    for name, t in (("mean", mean), ("std", std)):
-        check.tensor(name, t, ndim=1)
+    stats = {"mean": mean, "std": std}
+    for name, value in stats.items():
+        if isinstance(value, torch.Tensor) and (value.is_complex() or value.dtype == torch.bool):
+            raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
+        try:
+            t = torch.as_tensor(value, dtype=input.dtype, device=input.device)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(f"{name} must be a sequence of {C} numbers or a tensor, got {value!r}") from error
+        check.tensor(name, t, ndim=1, finite=True)
         check.same_shape(name, t, (C,), "the channel dimension -3 of input")
+        stats[name] = t
+    mean, std = stats["mean"], stats["std"]
     if not bool((std > 0).all()):
         raise ValueError("std must be positive in every channel")
     # broadcast (C,) over (*, C, H, W)
