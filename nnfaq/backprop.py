@@ -18,6 +18,21 @@ from nnfaq._registry import question
 __all__ = ["Value", "mlp_backward", "train_step"]
 
 
+def _pow(a: float, k: float) -> float:
+    """``a ** k`` in IEEE arithmetic like PyTorch: ``inf`` where Python raises (overflow, ``0 ** -1``)."""
+    if a < 0 and not k.is_integer():
+        raise ValueError(f"exponent must be an integer for a negative base, got {a:g} ** {k:g}")
+    try:
+        return a**k
+    except (OverflowError, ZeroDivisionError):
+        odd = k.is_integer() and int(k) % 2 == 1
+        return math.copysign(math.inf, a) if odd else math.inf
+
+
+def _operand(other) -> Value:
+    return other if isinstance(other, Value) else Value(check.number("other", other))
+
+
 @question("what-is-backpropagation")
 class Value:
     r"""A scalar node of a computation graph that can backpropagate gradients to its inputs.
@@ -57,7 +72,9 @@ class Value:
     Notes
     -----
     Like PyTorch, leaf gradients *accumulate*: a second ``backward()`` adds to ``.grad`` until you
-    reset it, and a node used twice receives the sum of both paths' gradients.
+    reset it, and a node used twice receives the sum of both paths' gradients. Overflow and division
+    by zero give ``inf`` as in PyTorch; a negative base with a non-integer exponent, or ``log`` of a
+    non-positive number, raises ``ValueError`` (PyTorch returns ``nan`` or ``-inf``).
 
     .. admonition:: Common mistake
 
@@ -115,7 +132,7 @@ class Value:
 
     def __add__(self, other):
         """``a + b``, with ``d/da = d/db = 1``."""
-        other = other if isinstance(other, Value) else Value(other)
+        other = _operand(other)
         out = Value(self.data + other.data, (self, other), "+")
 
         def _backward():
@@ -128,7 +145,7 @@ class Value:
 
     def __mul__(self, other):
         """``a * b``, with ``d/da = b`` and ``d/db = a``."""
-        other = other if isinstance(other, Value) else Value(other)
+        other = _operand(other)
         out = Value(self.data * other.data, (self, other), "*")
 
         def _backward():
@@ -142,18 +159,23 @@ class Value:
     def __pow__(self, k):
         """``a ** k`` for a constant ``k``, with ``d/da = k * a ** (k - 1)``."""
         k = check.number("exponent", k)
-        out = Value(self.data**k, (self,), f"**{k:g}")
+        out = Value(_pow(self.data, k), (self,), f"**{k:g}")
 
         def _backward():
-            # d(a^k)/da = k a^(k-1)
-            self.grad += k * self.data ** (k - 1) * out.grad
+            # d(a^k)/da = k a^(k-1) (0 for k = 0, as in PyTorch, even where a^(-1) is infinite)
+            if k != 0:
+                self.grad += k * _pow(self.data, k - 1) * out.grad
 
         out._backward = _backward
         return out
 
     def exp(self):
         """e^a, with d/da = e^a."""
-        out = Value(math.exp(self.data), (self,), "exp")
+        try:
+            e = math.exp(self.data)
+        except OverflowError:  # above ~709.8; PyTorch returns inf
+            e = math.inf
+        out = Value(e, (self,), "exp")
 
         def _backward():
             # d(e^a)/da = e^a
@@ -236,7 +258,7 @@ class Value:
         return self + other
 
     def __sub__(self, other):
-        return self + (-other)
+        return self + (-_operand(other))
 
     def __rsub__(self, other):
         return other + (-self)
@@ -245,7 +267,7 @@ class Value:
         return self * other
 
     def __truediv__(self, other):
-        return self * other**-1
+        return self * _operand(other) ** -1
 
     def __rtruediv__(self, other):
         return other * self**-1
@@ -326,6 +348,9 @@ def mlp_backward(
     check.tensor("target", target, ndim=2)
     for name, t, nd in (("W1", W1, 2), ("b1", b1, 1), ("W2", W2, 2), ("b2", b2, 1)):
         check.tensor(name, t, ndim=nd)
+    for name, t in (("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2), ("target", target)):
+        if t.dtype != input.dtype:
+            raise TypeError(f"{name} must have input's dtype {input.dtype}, got {t.dtype}")
     (B, C), H, O = input.shape, W1.shape[0], W2.shape[0]
     check.same_shape("W1", W1, (H, C), "hidden size by input features")
     check.same_shape("b1", b1, (H,), "the rows of W1")
@@ -347,6 +372,14 @@ def mlp_backward(
         dW1 = d_z1.T @ input  # (H, C)
         db1 = d_z1.sum(0)  # (H,)
     return loss, dW1, db1, dW2, db2
+
+
+def _check_fits(model: torch.nn.Module, input: torch.Tensor) -> None:
+    """A floating ``input`` must have the dtype of the model's floating parameters, or the model fails inside torch."""
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    if input.is_floating_point() and dtypes and input.dtype not in dtypes:
+        want = " or ".join(sorted(str(d) for d in dtypes))
+        raise TypeError(f"input must have the dtype of model's parameters ({want}), got {input.dtype}")
 
 
 @question("why-zero-grad")
@@ -433,6 +466,7 @@ def train_step(model, loss_fn, optimizer, input: torch.Tensor, target: torch.Ten
     check.tensor("input", input, floating=False)
     check.tensor("target", target, floating=False)
     check.flag("zero_grad", zero_grad)
+    _check_fits(model, input)
     if zero_grad:
         optimizer.zero_grad()
     loss = loss_fn(model(input), target)
