@@ -32,6 +32,8 @@ _NONLINEARITIES = ("linear", "conv1d", "conv2d", "conv3d", "sigmoid", "tanh", "r
 
 def _fans(tensor: torch.Tensor) -> tuple[int, int]:
     check.tensor("tensor", tensor, min_ndim=2)
+    if tensor.numel() == 0:
+        raise ValueError(f"tensor must have at least one element, got shape {tuple(tensor.shape)}")
     # a (C_out, C_in, *K) weight: each output sums C_in * K inputs, each input feeds C_out * K outputs
     receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
@@ -113,7 +115,7 @@ def xavier_uniform_(tensor: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
     (True, True)
     """
     fan_in, fan_out = _fans(tensor)
-    gain = check.number("gain", gain, low=0.0)
+    gain = check.number("gain", gain, low=0.0, high=math.inf, high_open=True)
     # std = gain * sqrt(2 / (fan_in + fan_out)); U(-a, a) has variance a^2 / 3
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     a = math.sqrt(3.0) * std
@@ -148,7 +150,7 @@ def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
     (True, 1.0)
     """
     fan_in, fan_out = _fans(tensor)
-    gain = check.number("gain", gain, low=0.0)
+    gain = check.number("gain", gain, low=0.0, high=math.inf, high_open=True)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     with torch.no_grad():
         return tensor.normal_(0, std)
@@ -344,13 +346,15 @@ def activation_std(input: torch.Tensor, depth: int, init="kaiming", nonlinearity
     >>> bool(activation_std(x, depth=50, init=0.2)[-1] > 100)
     True
     """
-    check.tensor("input", input, ndim=2)
+    check.tensor("input", input, ndim=2, finite=True)
+    if input.shape[1] < 1 or input.numel() < 2:
+        raise ValueError(f"input must have at least one column and two entries, got shape {tuple(input.shape)}")
     depth = check.integer("depth", depth, low=1)
     check.choice("nonlinearity", nonlinearity, ("relu", "tanh", "sigmoid", "linear"))
     if isinstance(init, str):
         check.choice("init", init, ("kaiming", "xavier", "default"))
     else:
-        check.number("init", init, low=0.0)
+        check.number("init", init, low=0.0, high=math.inf, high_open=True)
     C = input.shape[1]
     act = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "linear": lambda t: t}[nonlinearity]
     h, stds = input, []
@@ -436,16 +440,22 @@ def train_mlp(
     >>> torch.allclose(net(x), y.mean().expand(64, 1))
     True
     """
-    check.tensor("input", input, ndim=2)
-    check.tensor("target", target, ndim=2)
+    check.tensor("input", input, ndim=2, finite=True)
+    check.tensor("target", target, ndim=2, finite=True)
+    if min(input.shape) < 1:
+        raise ValueError(f"input must have at least one row and one column, got shape {tuple(input.shape)}")
     check.same_shape("target", target, (input.shape[0], target.shape[1]), "one row per input row")
+    if target.shape[1] < 1:
+        raise ValueError(f"target must have at least one column, got shape {tuple(target.shape)}")
+    if target.dtype != input.dtype:
+        raise TypeError(f"target must have input's dtype {input.dtype}, got {target.dtype}")
     H = check.integer("hidden_features", hidden_features, low=1)
     steps = check.integer("steps", steps, low=0)
-    lr = check.number("lr", lr, low=0.0, low_open=True)
+    lr = check.number("lr", lr, low=0.0, low_open=True, high=math.inf, high_open=True)
     if isinstance(init, str):
         check.choice("init", init, ("default",))
     else:
-        init = check.number("init", init)
+        init = check.number("init", init, low=-math.inf, high=math.inf, low_open=True, high_open=True)
     net = torch.nn.Sequential(
         torch.nn.Linear(input.shape[1], H), torch.nn.ReLU(), torch.nn.Linear(H, target.shape[1])
     ).to(input.dtype)
@@ -519,11 +529,11 @@ def count_distinct_units(weight: torch.Tensor, atol: float = 1e-8) -> int:
     >>> F.mse_loss(rand(x), y).item() < F.mse_loss(const(x), y).item()
     True
     """
-    check.tensor("weight", weight, ndim=2)
+    check.tensor("weight", weight, ndim=2, finite=True)
     atol = check.number("atol", atol, low=0.0)
     W = weight.detach()
     representatives: list[torch.Tensor] = []
     for row in W:  # (C,)
-        if not any(float((row - r).abs().max()) <= atol for r in representatives):
+        if not any(bool(((row - r).abs() <= atol).all()) for r in representatives):
             representatives.append(row)
     return len(representatives)
