@@ -8,6 +8,7 @@ Jacobians over depth or time, worst in recurrent networks) and how gradient clip
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
 
@@ -110,7 +111,7 @@ def activation(
     """
     check.tensor("input", input)
     check.choice("nonlinearity", nonlinearity, _ACTIVATIONS)
-    a = check.number("negative_slope", negative_slope)
+    a = check.number("negative_slope", negative_slope, low=-math.inf, high=math.inf, low_open=True, high_open=True)
     x = input.detach()
     if nonlinearity == "sigmoid":
         s = torch.sigmoid(x)
@@ -197,6 +198,10 @@ def collapse_linear(*layers: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tenso
                 f"layers[{i}] must have in_features == {layers[i - 1].out_features} (the previous layer's "
                 f"out_features), got {layer.in_features}"
             )
+        if layer.weight.dtype != layers[0].weight.dtype:
+            raise TypeError(
+                f"layers[{i}] must have the dtype of layers[0], {layers[0].weight.dtype}, got {layer.weight.dtype}"
+            )
     with torch.no_grad():
         W = layers[0].weight.clone()  # (C_1, C_in)
         b = layers[0].bias.clone() if layers[0].bias is not None else torch.zeros(W.shape[0], dtype=W.dtype)
@@ -258,6 +263,12 @@ def dead_relu_fraction(preactivation: torch.Tensor) -> float:
     True
     """
     check.tensor("preactivation", preactivation, ndim=2)
+    if min(preactivation.shape) < 1:
+        raise ValueError(
+            f"preactivation must have at least one row and one unit, got shape {tuple(preactivation.shape)}"
+        )
+    if bool(preactivation.isnan().any()):
+        raise ValueError("preactivation must not contain NaN")
     # dead_j = all_i (z_ij <= 0)
     return (preactivation <= 0).all(dim=0).double().mean().item()
 
@@ -409,11 +420,12 @@ def unrolled_gradient(weight, steps: int, nonlinearity: str | None = None) -> to
         raise ValueError(f"nonlinearity must be None or 'tanh'; got {nonlinearity!r}")
     if isinstance(weight, torch.Tensor):
         check.tensor("weight", weight, ndim=2, finite=True)
-        if weight.shape[0] != weight.shape[1]:
-            raise ValueError(f"weight must be a square (C, C) matrix, got shape {tuple(weight.shape)}")
+        if weight.shape[0] != weight.shape[1] or weight.shape[0] < 1:
+            raise ValueError(f"weight must be a square (C, C) matrix with C >= 1, got shape {tuple(weight.shape)}")
         W = weight.detach().to(torch.float64)
     else:
-        W = torch.tensor([[check.number("weight", weight)]], dtype=torch.float64)
+        w = check.number("weight", weight, low=-math.inf, high=math.inf, low_open=True, high_open=True)
+        W = torch.tensor([[w]], dtype=torch.float64)
     h = torch.ones(W.shape[0], dtype=torch.float64, requires_grad=True)  # h_0, (C,)
     states = [h]
     for _ in range(steps):
@@ -489,7 +501,12 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> torc
     >>> torch.allclose(after / after.norm(), before / before.norm())
     True
     """
-    params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    if isinstance(parameters, torch.Tensor):
+        params = [parameters]
+    elif isinstance(parameters, Iterable) and not isinstance(parameters, str | bytes):
+        params = list(parameters)
+    else:
+        raise TypeError(f"parameters must be a tensor or an iterable of tensors, got {type(parameters).__name__}")
     for i, p in enumerate(params):
         check.tensor(f"parameters[{i}]", p)
     max_norm = check.number("max_norm", max_norm, low=0.0, low_open=True)
