@@ -8,6 +8,8 @@ side by side.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from nnfaq import _validate as check
@@ -153,17 +155,29 @@ def fit(model: torch.nn.Module, input: torch.Tensor, target: torch.Tensor, steps
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    check.tensor("input", input, ndim=2)
-    check.tensor("target", target, ndim=2)
+    check.tensor("input", input, ndim=2, finite=True)
+    check.tensor("target", target, ndim=2, finite=True)
+    if min(input.shape) < 1:
+        raise ValueError(f"input must have at least one row and one column, got shape {tuple(input.shape)}")
     check.same_shape("target", target, (input.shape[0], target.shape[1]), "one row per input row")
+    if target.dtype != input.dtype:
+        raise TypeError(f"target must have input's dtype {input.dtype}, got {target.dtype}")
     steps = check.integer("steps", steps, low=1)
-    lr = check.number("lr", lr, low=0.0, low_open=True)
+    lr = check.number("lr", lr, low=0.0, low_open=True, high=math.inf, high_open=True)
+    dtypes = {p.dtype for p in model.parameters()}
+    if dtypes and input.dtype not in dtypes:
+        raise TypeError(
+            f"input must have the dtype of model's parameters {sorted(map(str, dtypes))}, got {input.dtype}"
+        )
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
         opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(input), target)
+        out = model(input)
+        # mse_loss would broadcast a (B, 1) output against a (B, O) target: a silently wrong loss
+        check.same_shape("target", target, tuple(out.shape), "the shape of model(input)")
+        loss = torch.nn.functional.mse_loss(out, target)
         loss.backward()
         opt.step()
         losses.append(loss.item())
