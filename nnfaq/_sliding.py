@@ -40,6 +40,19 @@ def pad(x: torch.Tensor, pads, value: float = 0.0) -> torch.Tensor:
     return F.pad(x, [p for pair in reversed(pads) for p in pair], value=value)
 
 
+def check_nonempty(input: torch.Tensor, n: int, weight: torch.Tensor | None = None) -> None:
+    """ValueError if ``weight`` has a zero-size dimension, or ``input`` zero channels or a zero spatial size.
+
+    The channels are checked only with a ``weight`` (a convolution). A zero batch is fine: PyTorch returns an empty
+    batch; a zero channel, kernel or spatial size is refused.
+    """
+    if weight is not None and 0 in weight.shape:
+        raise ValueError(f"weight must have no zero-size dimension, got shape {tuple(weight.shape)}")
+    if 0 in input.shape[-n - (weight is not None) :]:
+        what = "channels and spatial sizes" if weight is not None else "spatial sizes"
+        raise ValueError(f"input must have {what} >= 1, got shape {tuple(input.shape)}")
+
+
 def check_fits(x: torch.Tensor, kernel, dilation, name: str = "weight") -> None:
     """ValueError naming ``name`` if the dilated kernel is larger than the padded ``(B, C, *S)`` input."""
     spans = tuple(dil * (k - 1) + 1 for k, dil in zip(kernel, dilation))

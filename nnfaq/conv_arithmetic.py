@@ -10,6 +10,7 @@ the receptive field of a stack of layers.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from nnfaq import _validate as check
 from nnfaq._registry import question
@@ -355,6 +356,14 @@ def conv_cost(
     return {"params": params, "macs": macs, "output_size": size}
 
 
+def _layers(name, values) -> tuple:
+    """Per-layer values of :func:`receptive_field` as a tuple; TypeError naming ``name`` unless an ordered sequence."""
+    # lists, tuples, ranges and 1-D arrays; not sets or dicts (no layer order), not a lone int
+    if isinstance(values, str | bytes) or not (isinstance(values, Sequence) or getattr(values, "ndim", None) == 1):
+        raise TypeError(f"{name} must be a sequence of ints (one per layer), got {type(values).__name__}")
+    return tuple(values)
+
+
 @question("receptive-field")
 def receptive_field(kernel_sizes, strides=None, dilations=None) -> int:
     r"""Receptive field (in input pixels, along one dimension) of one output of a stack of layers.
@@ -421,14 +430,13 @@ def receptive_field(kernel_sizes, strides=None, dilations=None) -> int:
     >>> 2 * conv_cost("standard", 64, 64, 3, 32)["params"] < conv_cost("standard", 64, 64, 5, 32)["params"]
     True
     """
-    if isinstance(kernel_sizes, str | bytes) or not hasattr(kernel_sizes, "__len__"):
-        raise TypeError(f"kernel_sizes must be a sequence of ints, got {type(kernel_sizes).__name__}")
-    if len(kernel_sizes) == 0:
+    ks = _layers("kernel_sizes", kernel_sizes)
+    if len(ks) == 0:
         raise ValueError("kernel_sizes must contain at least one layer")
-    n = len(kernel_sizes)
-    ks = check.int_tuple("kernel_sizes", tuple(kernel_sizes), n, low=1)
-    ss = check.int_tuple("strides", (1,) * n if strides is None else tuple(strides), n, low=1)
-    ds = check.int_tuple("dilations", (1,) * n if dilations is None else tuple(dilations), n, low=1)
+    n = len(ks)
+    ks = check.int_tuple("kernel_sizes", ks, n, low=1)
+    ss = check.int_tuple("strides", (1,) * n if strides is None else _layers("strides", strides), n, low=1)
+    ds = check.int_tuple("dilations", (1,) * n if dilations is None else _layers("dilations", dilations), n, low=1)
     r, jump = 1, 1
     for k, s, d in zip(ks, ss, ds):
         # each layer adds d (K - 1) steps of the current jump (product of the strides before it)

@@ -24,6 +24,7 @@ def _conv_checks(input, weight, bias, groups, n):
     check.tensor("weight", weight, ndim=n + 2)
     if weight.dtype != input.dtype:
         raise TypeError(f"weight must have the dtype of input ({input.dtype}), got {weight.dtype}")
+    _sliding.check_nonempty(input, n, weight)
     groups = check.integer("groups", groups, low=1)
     C_in, C_out = input.shape[-n - 1], weight.shape[0]
     if C_in % groups or C_out % groups:
@@ -34,6 +35,8 @@ def _conv_checks(input, weight, bias, groups, n):
         )
     if bias is not None:
         check.tensor("bias", bias, ndim=1)
+        if bias.dtype != input.dtype:
+            raise TypeError(f"bias must have the dtype of input ({input.dtype}), got {bias.dtype}")
         check.same_shape("bias", bias, (C_out,), "weight.shape[0], the output channels")
     return groups
 
@@ -51,7 +54,8 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, n):
     cols = _sliding.windows(x, kernel, stride, dilation)  # (B, C, *O, *K)
     out_size = cols.shape[2 : 2 + n]
     cols = cols.reshape(B, g, C_in // g, math.prod(out_size), math.prod(kernel))  # (B, g, C/g, L, K^n)
-    cols = cols.transpose(2, 3).reshape(B, g, math.prod(out_size), -1)  # (B, g, L, C/g * K^n)
+    L, width = math.prod(out_size), C_in // g * math.prod(kernel)  # explicit sizes: B may be 0
+    cols = cols.transpose(2, 3).reshape(B, g, L, width)  # (B, g, L, C/g * K^n)
     w = weight.reshape(g, C_out // g, -1)  # (g, C_out/g, C/g * K^n)
     # y = cols @ W^T: every output pixel is a dot product of its window with each filter
     y = cols @ w.transpose(1, 2)  # (B, g, L, C_out/g)
@@ -302,7 +306,7 @@ def commutes_with_shift(layer, input, shift=(1, 1), output_shift=None) -> bool:
     layer : callable
         Maps a ``(B, C, H, W)`` tensor to a ``(B, C', H', W')`` tensor.
     input : torch.Tensor
-        ``(B, C, H, W)``; float64 makes the comparison exact up to rounding.
+        ``(B, C, H, W)``, finite; float64 makes the comparison exact up to rounding.
     shift : tuple of 2 ints, default (1, 1)
         Cyclic shift of the input along height and width.
     output_shift : tuple of 2 ints, optional
@@ -353,10 +357,12 @@ def commutes_with_shift(layer, input, shift=(1, 1), output_shift=None) -> bool:
     """
     if not callable(layer):
         raise TypeError(f"layer must be callable (a module or a function), got {type(layer).__name__}")
-    check.tensor("input", input, ndim=4)
+    check.tensor("input", input, ndim=4, finite=True)
     shift = check.int_tuple("shift", shift, 2)
     output_shift = shift if output_shift is None else check.int_tuple("output_shift", output_shift, 2)
     with torch.no_grad():
-        shifted_first = layer(torch.roll(input, shift, dims=(2, 3)))
-        shifted_after = torch.roll(layer(input), output_shift, dims=(2, 3))
+        outputs = [layer(torch.roll(input, shift, dims=(2, 3))), layer(input)]
+        for y in outputs:
+            check.tensor("layer output", y, ndim=4, floating=False)
+        shifted_first, shifted_after = outputs[0], torch.roll(outputs[1], output_shift, dims=(2, 3))
     return shifted_first.shape == shifted_after.shape and torch.allclose(shifted_first, shifted_after)

@@ -120,6 +120,7 @@ def conv_transpose2d(
     check.tensor("weight", weight, ndim=4)
     if weight.dtype != input.dtype:
         raise TypeError(f"weight must have the dtype of input ({input.dtype}), got {weight.dtype}")
+    _sliding.check_nonempty(input, 2, weight)
     groups = check.integer("groups", groups, low=1)
     C, C_out = input.shape[-3], weight.shape[1] * groups
     if C % groups:
@@ -128,6 +129,8 @@ def conv_transpose2d(
         raise ValueError(f"weight must have shape (C = {C}, C_out / groups, K_h, K_w), got {tuple(weight.shape)}")
     if bias is not None:
         check.tensor("bias", bias, ndim=1)
+        if bias.dtype != input.dtype:
+            raise TypeError(f"bias must have the dtype of input ({input.dtype}), got {bias.dtype}")
         check.same_shape("bias", bias, (C_out,), "weight.shape[1] * groups, the output channels")
     stride = check.int_tuple("stride", stride, 2, low=1)
     dilation = check.int_tuple("dilation", dilation, 2, low=1)
@@ -235,6 +238,7 @@ def pool_output_size(
 
 def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode):
     check.tensor("input", input, ndim=(3, 4))
+    _sliding.check_nonempty(input, 2)
     kernel = check.int_tuple("kernel_size", kernel_size, 2, low=1)
     stride = kernel if stride is None else check.int_tuple("stride", stride, 2, low=1)
     pad = check.int_tuple("padding", padding, 2, low=0)
