@@ -90,7 +90,7 @@ def flag(name: str, value) -> bool:
 
 def choice(name: str, value, options: tuple[str, ...]) -> str:
     """Check that ``value`` is one of the given strings; return it."""
-    if value not in options:
+    if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}")
     return value
 
