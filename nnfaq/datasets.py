@@ -89,6 +89,8 @@ def load_digits(classes=None, val_fraction: float = 0.25, seed: int = 0, dtype: 
             raise ValueError(f"classes must be distinct digits in 0..9, got {classes!r}")
     val_fraction = check.number("val_fraction", val_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     seed = check.integer("seed", seed)
+    if not -(2**63) <= seed < 2**64:  # what torch.Generator.manual_seed accepts
+        raise ValueError(f"seed must be in [-2**63, 2**64), got {seed}")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     bunch = _sklearn_datasets().load_digits()
@@ -100,7 +102,8 @@ def load_digits(classes=None, val_fraction: float = 0.25, seed: int = 0, dtype: 
         relabel[torch.tensor(classes)] = torch.arange(len(classes))
         x, y = x[keep], relabel[y[keep]]
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    n_val = max(1, round(val_fraction * len(y)))
+    # at least one image in each part, whatever the fraction
+    n_val = min(len(y) - 1, max(1, round(val_fraction * len(y))))
     val, train = order[:n_val], order[n_val:]
     return Digits(x[train], y[train], x[val], y[val])
 

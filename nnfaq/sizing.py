@@ -114,11 +114,39 @@ def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float
 
 def _labels(name: str, y, x: torch.Tensor) -> torch.Tensor:
     check.tensor(name, y, ndim=1, floating=False)
-    if y.is_floating_point() or y.dtype == torch.bool:
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
     if len(y) != len(x):
         raise ValueError(f"{name} must have one label per example ({len(x)}), got {len(y)}")
-    return y
+    return y.long()  # cross_entropy takes int64 class indices
+
+
+def _examples(name: str, x) -> torch.Tensor:
+    check.tensor(name, x, min_ndim=2, finite=True)
+    if len(x) == 0:
+        raise ValueError(f"{name} must have at least one example, got shape {tuple(x.shape)}")
+    return x
+
+
+def _check_fits(model: torch.nn.Module, names: tuple[str, str], x: torch.Tensor, y: torch.Tensor) -> None:
+    """One forward pass in evaluation mode without gradient: ``model`` must take ``x`` and give ``(B, K)`` logits,
+    and every label of ``y`` must be one of the ``K`` classes."""
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        with torch.no_grad():
+            logits = model.eval()(x)
+    except (RuntimeError, TypeError, ValueError, IndexError) as error:
+        raise ValueError(f"{names[0]} does not fit model (shape or dtype): {error}") from error
+    finally:
+        for m, training in modes:  # each layer's own mode back, as it was
+            m.training = training
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.shape[:1] != x.shape[:1]:
+        raise ValueError(f"model must map {names[0]} (B, *) to floating-point (B, K) logits")
+    if logits.dim() != 2 or logits.shape[1] == 0:
+        raise ValueError(f"model must map {names[0]} to (B, K) logits, got shape {tuple(logits.shape)}")
+    K = logits.shape[1]
+    if int(y.min()) < 0 or int(y.max()) >= K:
+        raise ValueError(f"{names[1]} must hold class labels in [0, {K}) (the model's {K} outputs)")
 
 
 @question("number-of-layers-and-neurons")
@@ -214,19 +242,22 @@ def fit(
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    check.tensor("x_train", x_train, min_ndim=2, finite=True)
-    _labels("y_train", y_train, x_train)
+    _examples("x_train", x_train)
+    y_train = _labels("y_train", y_train, x_train)
     if (x_val is None) != (y_val is None):
         raise ValueError("x_val and y_val must be given together")
     if x_val is not None:
-        check.tensor("x_val", x_val, min_ndim=2, finite=True)
-        _labels("y_val", y_val, x_val)
+        _examples("x_val", x_val)
+        y_val = _labels("y_val", y_val, x_val)
     steps = check.integer("steps", steps, low=1)
-    lr = check.number("lr", lr, low=0.0, low_open=True)
-    weight_decay = check.number("weight_decay", weight_decay, low=0.0)
+    lr = check.number("lr", lr, low=0.0, high=math.inf, low_open=True, high_open=True)
+    weight_decay = check.number("weight_decay", weight_decay, low=0.0, high=math.inf, high_open=True)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model must have at least one trainable parameter")
+    _check_fits(model, ("x_train", "y_train"), x_train, y_train)
+    if x_val is not None:
+        _check_fits(model, ("x_val", "y_val"), x_val, y_val)
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     losses = []
     model.train()
