@@ -18,13 +18,12 @@ searching questions never imports torch. The topic is the module; topics are lis
 
 from __future__ import annotations
 
-import functools
 import os
-import re
-from collections import namedtuple
+import sys
 
-# Kept import-light on purpose (no dataclasses, pathlib, typing, ast or json at import time):
-# ``nnfaq list`` must start about as fast as Python itself.
+# Kept import-light on purpose (no re, collections, dataclasses, pathlib, typing, ast or json at
+# import time; they load only when the sources are parsed): ``nnfaq list`` must start about as fast
+# as Python itself.
 
 #: Topic modules of :mod:`nnfaq`, in the order the site and the CLI show them.
 TOPICS: tuple[str, ...] = (
@@ -49,19 +48,51 @@ TOPICS: tuple[str, ...] = (
 )
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_QUESTION = re.compile(r"^\*\*(?P<text>[^*].*\?)\*\*$", re.DOTALL)
-_SECTION = re.compile(r"^\S.*\n-{3,}\s*$", re.MULTILINE)
-_MISTAKE = re.compile(r"^( *)\.\. admonition:: Common mistake\n((?:\1 +\S.*\n|\s*\n)+)", re.MULTILINE)
+_PATTERNS: dict = {}
 
 
-class Mistake(namedtuple("Mistake", "claim correction")):
+def _re(name: str):
+    """The compiled pattern ``name``; ``re`` is imported on first use only."""
+    if not _PATTERNS:
+        import re
+
+        _PATTERNS.update(
+            id=re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
+            question=re.compile(r"^\*\*(?P<text>[^*].*\?)\*\*$", re.DOTALL),
+            section=re.compile(r"^\S.*\n-{3,}\s*$", re.MULTILINE),
+            mistake=re.compile(r"^( *)\.\. admonition:: Common mistake\n((?:\1 +\S.*\n|\s*\n)+)", re.MULTILINE),
+            paragraph=re.compile(r"\n\s*\n"),
+        )
+    return _PATTERNS[name]
+
+
+def _record(name: str, fields: str):
+    """A small immutable tuple type with named fields (collections.namedtuple costs start-up time)."""
+    names = tuple(fields.split())
+
+    def __new__(cls, *values):
+        if len(values) != len(names):
+            raise TypeError(f"{name} takes {len(names)} fields ({', '.join(names)}), got {len(values)}")
+        return tuple.__new__(cls, values)
+
+    def __repr__(self):
+        return f"{name}({', '.join(f'{n}={v!r}' for n, v in zip(names, self))})"
+
+    def _asdict(self):
+        return dict(zip(names, self))
+
+    namespace = {"__slots__": (), "__new__": __new__, "__repr__": __repr__, "_asdict": _asdict, "_fields": names}
+    namespace.update({n: property(lambda self, i=i: self[i]) for i, n in enumerate(names)})
+    return type(name, (tuple,), namespace)
+
+
+class Mistake(_record("Mistake", "claim correction")):
     """A wrong or half-true statement that circulates (``claim``), and its ``correction``."""
 
     __slots__ = ()
 
 
-class Question(namedtuple("Question", "id topic function text answer docstring mistakes")):
+class Question(_record("Question", "id topic function text answer docstring mistakes")):
     """One interview question and the concept function that answers it.
 
     Fields: ``id`` (stable, kebab-case), ``topic`` (module name), ``function`` (fully qualified
@@ -77,7 +108,7 @@ class Question(namedtuple("Question", "id topic function text answer docstring m
         return _section(self.docstring, "Examples")
 
 
-class Topic(namedtuple("Topic", "name title intro questions public")):
+class Topic(_record("Topic", "name title intro questions public")):
     """A topic module: ``name``, ``title``, ``intro``, its ``questions`` and ``public`` names."""
 
     __slots__ = ()
@@ -92,7 +123,7 @@ def question(id: str):
 
     The id is stable (it names the answer's anchor on the site and in the CLI); kebab-case.
     """
-    if not isinstance(id, str) or not _ID.match(id):
+    if not isinstance(id, str) or not _re("id").match(id):
         raise ValueError(f"id must be a kebab-case string such as 'dropout-train-vs-eval', got {id!r}")
 
     def mark(fn):
@@ -122,8 +153,13 @@ def get_question(id: str) -> Question:
     raise KeyError(id)
 
 
-@functools.cache
+_LOADED: list = []
+
+
 def _load() -> tuple[Topic, ...]:
+    """The parsed registry, computed once per process (``_load.cache_clear()`` forgets it)."""
+    if _LOADED:
+        return _LOADED[0]
     paths = [os.path.join(_PACKAGE_DIR, f"{name}.py") for name in (*TOPICS, "_registry")]
     stamp = _stamp(paths)
     result = _read_cache(stamp) if stamp else None
@@ -135,7 +171,11 @@ def _load() -> tuple[Topic, ...]:
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:
         raise RuntimeError(f"question ids must be unique; repeated: {', '.join(duplicated)}")
+    _LOADED.append(result)
     return result
+
+
+_load.cache_clear = _LOADED.clear
 
 
 # The parsed registry is cached like bytecode, in nnfaq/__pycache__, with the size and
@@ -144,50 +184,48 @@ def _load() -> tuple[Topic, ...]:
 
 
 def _cache_file() -> str:
-    return os.path.join(_PACKAGE_DIR, "__pycache__", "nnfaq-registry.json")
+    return os.path.join(_PACKAGE_DIR, "__pycache__", "nnfaq-registry.marshal")
 
 
 def _stamp(paths: list[str]) -> str | None:
     if os.environ.get("NNFAQ_NO_CACHE"):
         return None
     try:
-        return "|".join(f"{p}:{s.st_mtime_ns}:{s.st_size}" for p in paths for s in [os.stat(p)])
+        files = "|".join(f"{p}:{s.st_mtime_ns}:{s.st_size}" for p in paths for s in [os.stat(p)])
     except OSError:
         return None
+    return f"{sys.version}|{files}"  # marshal's format may change between Python versions
 
 
 def _read_cache(stamp: str) -> tuple[Topic, ...] | None:
-    try:
-        with open(_cache_file(), encoding="utf-8") as f:
-            import json
+    import marshal
 
-            data = json.load(f)
-        if data["stamp"] != stamp:
+    try:
+        with open(_cache_file(), "rb") as f:
+            saved_stamp, data = marshal.load(f)
+        if saved_stamp != stamp:
             return None
         return tuple(
-            Topic(
-                t["name"],
-                t["title"],
-                t["intro"],
-                tuple(Question(*q[:-1], tuple(Mistake(*m) for m in q[-1])) for q in t["questions"]),
-                tuple(t["public"]),
-            )
-            for t in data["topics"]
+            Topic(name, title, intro, tuple(Question(*q[:-1], tuple(Mistake(*m) for m in q[-1])) for q in qs), public)
+            for name, title, intro, qs, public in data
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, EOFError, TypeError):
         return None
 
 
 def _write_cache(stamp: str, topics: tuple[Topic, ...]) -> None:
-    import json
+    import marshal
 
-    data = {"stamp": stamp, "topics": [{**t._asdict(), "questions": [list(q) for q in t.questions]} for t in topics]}
+    data = tuple(
+        (t.name, t.title, t.intro, tuple((*q[:-1], tuple(tuple(m) for m in q.mistakes)) for q in t.questions), t.public)
+        for t in topics
+    )
     path = _cache_file()
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f)
+        with open(tmp, "wb") as f:
+            marshal.dump((stamp, data), f)
         os.replace(tmp, path)
     except OSError:
         pass
@@ -232,12 +270,12 @@ def _parse_question(qid: str, topic: str, node, path: str) -> Question:
     doc = ast.get_docstring(node) or ""
     paragraphs = _paragraphs(doc.split("\nParameters\n")[0])
     # paragraph 0 is the summary line, paragraph 1 the bold question, then the answer
-    match = _QUESTION.match(paragraphs[1]) if len(paragraphs) > 2 else None
+    match = _re("question").match(paragraphs[1]) if len(paragraphs) > 2 else None
     if match is None:
         raise RuntimeError(f"{where}: after the summary line the docstring needs the question as **...?**")
     answer = []
     for para in paragraphs[2:]:
-        if para.startswith(".. ") or _SECTION.match(para):
+        if para.startswith(".. ") or _re("section").match(para):
             break
         answer.append(para)
     if not answer:
@@ -250,7 +288,7 @@ def _mistakes(doc: str) -> tuple[Mistake, ...]:
     import textwrap
 
     found = []
-    for m in _MISTAKE.finditer(doc + "\n"):
+    for m in _re("mistake").finditer(doc + "\n"):
         paras = _paragraphs(textwrap.dedent(m[2]))
         if len(paras) < 2:
             raise RuntimeError("a 'Common mistake' admonition needs the claim, then the correction")
@@ -268,9 +306,11 @@ def _public_names(tree) -> tuple[str, ...]:
 
 
 def _paragraphs(text: str) -> list[str]:
-    return [p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return [p.strip() for p in _re("paragraph").split(text.strip()) if p.strip()]
 
 
 def _section(doc: str, name: str) -> str:
+    import re
+
     match = re.search(rf"^{name}\n-+\n(.*?)(?=^\S.*\n-{{3,}}\n|\Z)", doc, re.MULTILINE | re.DOTALL)
     return match[1].strip() if match else ""

@@ -28,7 +28,7 @@ def test_registry_cache_is_rebuilt_when_a_topic_changes(tmp_path, monkeypatch):
     _registry._load.cache_clear()
     try:
         first = _registry._load()
-        assert (tmp_path / "__pycache__" / "nnfaq-registry.json").exists()
+        assert (tmp_path / "__pycache__" / "nnfaq-registry.marshal").exists()
         _registry._load.cache_clear()
         real_parse = _registry._parse_topic
 
