@@ -180,7 +180,8 @@ _load.cache_clear = _LOADED.clear
 
 # The parsed registry is cached like bytecode, in nnfaq/__pycache__, with the size and
 # modification time of every topic module and of this file; it is used only while they are
-# unchanged, and silently skipped when the folder is not writable. NNFAQ_NO_CACHE=1 always parses.
+# unchanged, and silently skipped when the folder is not writable. Like bytecode it is not written
+# under PYTHONDONTWRITEBYTECODE (or -B); NNFAQ_NO_CACHE=1 ignores it altogether.
 
 
 def _cache_file() -> str:
@@ -214,6 +215,8 @@ def _read_cache(stamp: str) -> tuple[Topic, ...] | None:
 
 
 def _write_cache(stamp: str, topics: tuple[Topic, ...]) -> None:
+    if sys.dont_write_bytecode:  # PYTHONDONTWRITEBYTECODE / -B: the user asked for no cache files
+        return
     import marshal
 
     data = tuple(

@@ -10,7 +10,6 @@ Exit status: 0 on success, 1 when ``check`` finds a failing proof (or ``search``
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import re
@@ -73,7 +72,8 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``nnfaq`` command line; return the exit status."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _fast_args(argv) or _parser().parse_args(argv)
     try:
         status = args.run(args)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
@@ -91,7 +91,32 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _fast_args(argv: list[str]):
+    """The parsed arguments of the plain forms of ``list``, ``search`` and ``show``, without argparse.
+
+    argparse alone costs most of a bare Python start-up; these commands must start about as fast
+    as Python itself. Anything else (options, ``--help``, mistakes) goes to the full parser, and a
+    test checks that both parsers agree on every form handled here.
+    """
+    from types import SimpleNamespace
+
+    command, rest = (argv[0], argv[1:]) if argv else (None, [])
+    if command == "list" and not rest:
+        return SimpleNamespace(command="list", topic=None, run=_cmd_list)
+    if command == "list" and len(rest) == 2 and rest[0] in ("--topic", "-t") and not rest[1].startswith("-"):
+        return SimpleNamespace(command="list", topic=rest[1], run=_cmd_list)
+    if any(a.startswith("-") for a in rest):
+        return None
+    if command == "show" and len(rest) == 1:
+        return SimpleNamespace(command="show", id=rest[0], run=_cmd_show)
+    if command == "search" and rest:
+        return SimpleNamespace(command="search", text=rest, n=10, run=_cmd_search)
+    return None
+
+
+def _parser():
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="nnfaq",
         description="Neural-network interview questions, answered and proven by code you can run.",
@@ -141,6 +166,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _positive_int(text: str) -> int:
+    import argparse
+
     try:
         value = int(text)
     except ValueError:

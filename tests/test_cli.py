@@ -463,3 +463,28 @@ def test_console_script_matches_python_m():
     result = subprocess.run([script, "list"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout == run("list").stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list"],
+        ["list", "--topic", "attention"],
+        ["list", "-t", "attention"],
+        ["show", "dropout-train-vs-eval"],
+        ["search", "batch", "norm", "eval"],
+        ["search", "dropuot"],
+    ],
+)
+def test_fast_parser_agrees_with_argparse(argv):
+    fast = cli._fast_args(argv)
+    assert fast is not None
+    assert vars(fast) == vars(cli._parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["list", "-h"], ["list", "--topic"], ["search", "-n", "3", "x"], ["show"], ["show", "a", "b"], ["quiz"]],
+)
+def test_fast_parser_leaves_everything_else_to_argparse(argv):
+    assert cli._fast_args(argv) is None

@@ -25,6 +25,7 @@ def test_registry_cache_is_rebuilt_when_a_topic_changes(tmp_path, monkeypatch):
     monkeypatch.setattr(_registry, "_PACKAGE_DIR", str(tmp_path))
     monkeypatch.setattr(_registry, "TOPICS", ("regularization",))
     monkeypatch.delenv("NNFAQ_NO_CACHE", raising=False)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
     _registry._load.cache_clear()
     try:
         first = _registry._load()
