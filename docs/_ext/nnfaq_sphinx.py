@@ -60,7 +60,9 @@ def topic_page(topic: nnfaq.Topic) -> str:
         answered.add(name)
         out += [f"(q-{q.id})=", f"## {_myst_heading(q.text)}", ""]
         out += ["```{eval-rst}", *_autodoc(q.function), "```", ""]
-        heading = f"   :add-heading: Gallery examples using {name}"
+        # a trailing underscore (clip_grad_norm_) would make the heading an rst reference: escape it
+        shown = name[:-1] + "\\_" if name.endswith("_") else name
+        heading = f"   :add-heading: Gallery examples using {shown}"
         out += ["```{eval-rst}", f".. minigallery:: {q.function}", heading, "```", ""]
     others = [n for n in topic.public if n not in answered]
     if others:
