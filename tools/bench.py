@@ -32,7 +32,8 @@ GALLERY = nnfaq_conf.SETTINGS["gallery"]
 BENCH = nnfaq_conf.SETTINGS["bench"]
 GENERATED = ["docs/_build", f"docs/{GALLERY['gallery_dir']}", "docs/gen_modules", "docs/generated", "docs/topics"]
 HTML = "docs/_build/html"
-SPHINX = [sys.executable, "-m", "sphinx", "-W", "-n", "--keep-going", "-q", "-b", "html", "docs", HTML]
+# the docs session's build, less -W: warnings fail `nox -s docs`; here only the time counts
+SPHINX = [sys.executable, "-m", "sphinx", "-n", "--keep-going", "-q", "-b", "html", "docs", HTML]
 
 
 def timed(cmd: list[str], cwd: Path, log: Path, check: bool = True) -> float:
