@@ -88,3 +88,10 @@ def test_pages_reference_missing_answers_fail_the_build():
     assert "nitpicky = True" in conf
     for make in (pages.questions_rst, pages.practice_rst, pages.errata_rst):
         assert refs(make()), make.__name__
+
+
+def test_landing_page_counts_come_from_the_registry():
+    first = pages.questions_rst().split("\n")[0]
+    n_mistakes = sum(len(q.mistakes) for q in QUESTIONS)
+    assert first.startswith(f"**{len(QUESTIONS)} questions in {len(nnfaq.TOPICS)} topics")
+    assert f"{n_mistakes} common wrong answers corrected" in first

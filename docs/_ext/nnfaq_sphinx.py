@@ -109,7 +109,15 @@ def generate_pages(app) -> None:
 
 def questions_rst() -> str:
     """Landing page: every question grouped by topic, each linking to its answer."""
-    out = [".. grid:: 1 1 2 2", "   :gutter: 3", ""]
+    qs = nnfaq.questions()
+    fixed = sum(len(q.mistakes) for q in qs)
+    out = [
+        f"**{len(qs)} questions in {len(nnfaq.topics())} topics, {fixed} common wrong answers corrected.**",
+        "",
+        ".. grid:: 1 1 2 2",
+        "   :gutter: 3",
+        "",
+    ]
     for t in nnfaq.topics():
         out += [f"   .. grid-item-card:: {t.title}", f"      :link: topic-{t.name}", "      :link-type: ref", ""]
         out += [f"      - {_ref(q)}" for q in t.questions]
