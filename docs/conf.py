@@ -42,7 +42,6 @@ myst_heading_anchors = 3
 
 # --- API docs ------------------------------------------------------------------------------------
 autosummary_generate = False  # the topic pages are the canonical entries; the API page links to them
-autodoc_default_options = {"members": False}
 autodoc_typehints = "none"  # numpydoc's Parameters section carries the types
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False

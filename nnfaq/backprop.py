@@ -62,8 +62,9 @@ class Value:
     -------
     Value
         A leaf node with ``.data`` and ``.grad = 0.0``. Arithmetic on nodes (``+ - * / **``,
-        :meth:`exp`, :meth:`log`, :meth:`tanh`, :meth:`sigmoid`, :meth:`relu`) returns new nodes;
-        :meth:`backward` fills ``.grad`` of every node the output depends on.
+        :meth:`~Value.exp`, :meth:`~Value.log`, :meth:`~Value.tanh`, :meth:`~Value.sigmoid`,
+        :meth:`~Value.relu`) returns new nodes; :meth:`~Value.backward` fills ``.grad`` of every node
+        the output depends on.
 
     See Also
     --------
