@@ -20,7 +20,7 @@ from nnfaq.regularization import batch_norm
 torch.manual_seed(0)
 running_mean, running_var = torch.zeros(1), torch.ones(1)
 history = []
-for step in range(60):
+for _ in range(60):
     batch = 3 + 2 * torch.randn(32, 1)
     batch_norm(batch, running_mean, running_var, training=True, momentum=0.1)
     history.append((batch.mean().item(), running_mean.item(), running_var.item()))
