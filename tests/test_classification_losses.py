@@ -5,13 +5,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import REDUCTIONS, parity
 from torch.testing import assert_close
 
 from nnfaq.classification_losses import cross_entropy, cross_entropy_grad, nll_loss, smooth_one_hot
 
 # (input shape, class dimension): unbatched (C,), (B, C) and (B, C, *)
 SHAPES = [(5,), (6, 4), (3, 4, 5), (2, 4, 3, 3)]
-REDUCTIONS = ["mean", "sum", "none"]
 
 
 def _cdim(shape):
@@ -27,16 +27,6 @@ def _index_target(shape, ignore=True):
     return y
 
 
-def _parity(ours_fn, ref_fn, x):
-    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
-    ours, ref = ours_fn(a), ref_fn(b)
-    assert_close(ours, ref)
-    g = torch.randn_like(ref)
-    ours.backward(g)
-    ref.backward(g)
-    assert_close(a.grad, b.grad)
-
-
 # --- nll_loss ------------------------------------------------------------------------------------
 
 
@@ -47,7 +37,7 @@ def test_nll_loss_matches_torch(shape, reduction, weighted):
     logp = torch.randn(shape, dtype=torch.float64).log_softmax(_cdim(shape))
     y = _index_target(shape)
     w = torch.rand(shape[_cdim(shape)], dtype=torch.float64) + 0.1 if weighted else None
-    _parity(
+    parity(
         lambda a: nll_loss(a, y, w, reduction=reduction),
         lambda b: F.nll_loss(b, y, w, reduction=reduction),
         logp,
@@ -81,7 +71,7 @@ def test_cross_entropy_with_indices_matches_torch(shape, reduction, label_smooth
     y = _index_target(shape)
     w = torch.rand(shape[_cdim(shape)], dtype=torch.float64) + 0.1 if weighted else None
     kw = dict(reduction=reduction, label_smoothing=label_smoothing)
-    _parity(lambda a: cross_entropy(a, y, w, **kw), lambda b: F.cross_entropy(b, y, w, **kw), x)
+    parity(lambda a: cross_entropy(a, y, w, **kw), lambda b: F.cross_entropy(b, y, w, **kw), x)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -93,7 +83,7 @@ def test_cross_entropy_with_probabilities_matches_torch(shape, reduction, label_
     q = torch.randn(shape, dtype=torch.float64).softmax(_cdim(shape))
     w = torch.rand(shape[_cdim(shape)], dtype=torch.float64) + 0.1 if weighted else None
     kw = dict(reduction=reduction, label_smoothing=label_smoothing)
-    _parity(lambda a: cross_entropy(a, q, w, **kw), lambda b: F.cross_entropy(b, q, w, **kw), x)
+    parity(lambda a: cross_entropy(a, q, w, **kw), lambda b: F.cross_entropy(b, q, w, **kw), x)
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -5,6 +5,7 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import conv_layers
 from torch.utils.flop_counter import FlopCounterMode
 
 from nnfaq.conv_arithmetic import KINDS, conv_cost, conv_output_size, conv_transpose_output_size, receptive_field
@@ -63,26 +64,6 @@ def test_transposed_size_inverts_the_convolution_size_with_output_padding():
         assert conv_transpose_output_size(m, k, s, p, output_padding=lost) == n
 
 
-def _modules(kind, c_in, c_out, k, s, p, d, g, bias):
-    """The nn layers that each kind of conv_cost describes."""
-    conv = torch.nn.Conv2d
-    if kind in ("standard", "dilated", "grouped", "depthwise"):
-        groups = {"grouped": g, "depthwise": c_in}.get(kind, 1)
-        return [conv(c_in, c_out, k, s, p, d, groups=groups, bias=bias)]
-    if kind == "pointwise":
-        return [conv(c_in, c_out, 1, s, bias=bias)]
-    if kind == "depthwise-separable":
-        return [conv(c_in, c_in, k, s, p, d, groups=c_in, bias=bias), conv(c_in, c_out, 1, bias=bias)]
-    if kind == "spatially-separable":
-        return [
-            conv(c_in, c_out, (k, 1), (s, 1), (p, 0), d, bias=bias),
-            conv(c_out, c_out, (1, k), (1, s), (0, p), d, bias=bias),
-        ]
-    if kind == "transposed":
-        return [torch.nn.ConvTranspose2d(c_in, c_out, k, s, p, dilation=d, bias=bias)]
-    raise AssertionError(kind)
-
-
 CASES = [
     (kind, 8, 16, 3, (12, 10), s, p, 2 if kind == "dilated" else 1, 4 if kind == "grouped" else 1, bias)
     for kind in KINDS
@@ -94,7 +75,7 @@ CASES = [
 @pytest.mark.parametrize(("kind", "c_in", "c_out", "k", "size", "s", "p", "d", "g", "bias"), CASES)
 def test_conv_cost_matches_torch_parameters_flops_and_shape(kind, c_in, c_out, k, size, s, p, d, g, bias):
     cost = conv_cost(kind, c_in, c_out, k, size, stride=s, padding=p, dilation=d, groups=g, bias=bias)
-    layers = _modules(kind, c_in, c_out, k, s, p, d, g, bias)
+    layers = conv_layers(kind, c_in, c_out, k, s, p, d, g, bias)
     with FlopCounterMode(display=False) as counter:
         y = torch.nn.Sequential(*layers)(torch.randn(1, c_in, *size))
     assert cost["params"] == sum(t.numel() for layer in layers for t in layer.parameters())

@@ -5,23 +5,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import REDUCTIONS, parity
 from torch.testing import assert_close
 
 from nnfaq.output_layers import binary_cross_entropy, binary_cross_entropy_with_logits, log_softmax, softmax
 
 SHAPES_DIMS = [((7,), 0), ((4, 9), 1), ((4, 9), 0), ((2, 3, 5), -1), ((2, 3, 4, 5), 1)]
-REDUCTIONS = ["mean", "sum", "none"]
-
-
-def _parity(ours_fn, ref_fn, x, *args, **kwargs):
-    """Forward values and input gradients of ours and ref, for the same random upstream gradient."""
-    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
-    ours, ref = ours_fn(a, *args, **kwargs), ref_fn(b, *args, **kwargs)
-    assert_close(ours, ref)
-    g = torch.randn_like(ref)
-    ours.backward(g)
-    ref.backward(g)
-    assert_close(a.grad, b.grad)
 
 
 # --- softmax / log_softmax -----------------------------------------------------------------------
@@ -31,8 +20,8 @@ def _parity(ours_fn, ref_fn, x, *args, **kwargs):
 @pytest.mark.parametrize("scale", [1.0, 50.0])
 def test_softmax_and_log_softmax_match_torch(shape, dim, scale):
     x = scale * torch.randn(shape, dtype=torch.float64)
-    _parity(softmax, F.softmax, x, dim=dim)
-    _parity(log_softmax, F.log_softmax, x, dim=dim)
+    parity(softmax, F.softmax, x, dim=dim)
+    parity(log_softmax, F.log_softmax, x, dim=dim)
 
 
 def test_two_class_softmax_is_sigmoid_of_logit_difference():
@@ -95,7 +84,7 @@ def test_binary_cross_entropy_matches_torch(shape, reduction, weighted):
     p = torch.rand(shape, dtype=torch.float64) * 0.98 + 0.01
     y = torch.rand(shape, dtype=torch.float64)
     w = torch.rand(shape[-1], dtype=torch.float64) if weighted else None
-    _parity(binary_cross_entropy, F.binary_cross_entropy, p, y, w, reduction=reduction)
+    parity(binary_cross_entropy, F.binary_cross_entropy, p, y, w, reduction=reduction)
 
 
 def test_binary_cross_entropy_clamps_log_at_minus_100_like_torch():
@@ -124,7 +113,7 @@ def test_bce_with_logits_matches_torch(shape, reduction, options):
     w = torch.rand(shape[-1], dtype=torch.float64) if options in ("weight", "both") else None
     pw = 3 * torch.rand(shape[-1], dtype=torch.float64) if options in ("pos_weight", "both") else None
     kwargs = dict(reduction=reduction, pos_weight=pw)
-    _parity(binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits, x, y, w, **kwargs)
+    parity(binary_cross_entropy_with_logits, F.binary_cross_entropy_with_logits, x, y, w, **kwargs)
 
 
 def test_sigmoid_plus_bce_clamps_where_with_logits_stays_exact():

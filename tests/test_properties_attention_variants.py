@@ -7,6 +7,7 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import batch_shapes, leaves, not_a_bool, not_a_tensor, rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -21,21 +22,7 @@ from nnfaq.attention_variants import (
 
 D64 = torch.float64
 size = st.integers(1, 5)
-batch_shapes = st.lists(st.integers(1, 3), max_size=2).map(tuple)
-not_a_tensor = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3), st.lists(st.floats(), max_size=3))
-not_a_bool = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3))
 not_an_int = st.one_of(st.booleans(), st.floats(), st.text(max_size=3))
-
-
-def rejects(name, fn, *args, **kwargs):
-    """``fn`` raises ValueError or TypeError (not an error from inside torch) whose message names ``name``."""
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert re.search(rf"(?<![\w\[]){re.escape(name)}(?![\w])", str(excinfo.value)), str(excinfo.value)
-
-
-def leaves(*tensors):
-    return [t.clone().requires_grad_() for t in tensors]
 
 
 def same_forward_and_gradient(ours_fn, ref_fn, *tensors):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import gen, non_float_dtypes, rejects, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -19,20 +20,8 @@ F64 = torch.float64
 OURS = {1: conv1d, 2: conv2d, 3: conv3d}
 REFS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
-seeds = st.integers(0, 2**31 - 1)
 not_tensors = st.sampled_from([None, 1.0, 3, [[0.5, 0.5]], "x", np.zeros((1, 2, 3))])
-non_float_dtypes = st.sampled_from([torch.int64, torch.int32, torch.uint8, torch.bool, torch.complex128])
 not_ints = st.sampled_from([True, False, 1.0, 2.5, None, "2", math.nan])
-
-
-def _gen(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def _raises_naming(name, fn, *args, **kwargs):
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert name in str(excinfo.value)
 
 
 def _per_dim(draw, n, values):
@@ -61,7 +50,7 @@ def conv_case(draw, n):
     size = tuple(draw(st.integers(lo, lo + (3 if n < 3 else 2))) for lo in low)
     batch = draw(st.sampled_from([None, 0, 1, 2]))  # None: unbatched
     seed = draw(seeds)
-    g = _gen(seed)
+    g = gen(seed)
     x = torch.randn(*(() if batch is None else (batch,)), c_in, *size, generator=g, dtype=F64)
     w = torch.randn(c_out, c_in // groups, *kernel, generator=g, dtype=F64)
     b = torch.randn(c_out, generator=g, dtype=F64) if draw(st.booleans()) else None
@@ -83,7 +72,7 @@ def _parity(n, case):
         ref = REFS[n](*twins[:2], twins[2] if b is not None else None, **_torch_args(kwargs))
     assert ours.shape == ref.shape
     assert_close(ours, ref)
-    upstream = torch.randn(ref.shape, generator=_gen(seed + 1), dtype=F64)
+    upstream = torch.randn(ref.shape, generator=gen(seed + 1), dtype=F64)
     ours.backward(upstream)
     ref.backward(upstream)
     for a, r in zip(leaves, twins):
@@ -114,7 +103,7 @@ def test_conv3d_matches_torch(case):
 @given(conv_case(2))
 def test_conv2d_is_linear_in_input_and_weight(case):
     x, w, _, kwargs, seed = case
-    g = _gen(seed + 2)
+    g = gen(seed + 2)
     x2, w2 = torch.randn(x.shape, generator=g, dtype=F64), torch.randn(w.shape, generator=g, dtype=F64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -129,7 +118,7 @@ def circular_case(draw):
     h, wd = s * draw(st.integers(2, 4)), s * draw(st.integers(2, 4))
     c_in, c_out = draw(st.integers(1, 2)), draw(st.integers(1, 2))
     shift = (draw(st.integers(-3, 3)), draw(st.integers(-3, 3)))
-    g = _gen(draw(seeds))
+    g = gen(draw(seeds))
     x = torch.randn(draw(st.integers(1, 2)), c_in, h, wd, generator=g, dtype=F64)
     w, b = torch.randn(c_out, c_in, k, k, generator=g, dtype=F64), torch.randn(c_out, generator=g, dtype=F64)
     return x, w, b, s, shift
@@ -165,7 +154,7 @@ def test_conv_rejects_non_tensors(n, bad, which):
     if which == "bias" and bad is None:
         return  # no bias is valid
     args[which] = bad
-    _raises_naming(which, OURS[n], **args, groups=2)
+    rejects(which, OURS[n], **args, groups=2)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -173,7 +162,7 @@ def test_conv_rejects_non_tensors(n, bad, which):
 def test_conv_rejects_wrong_dtypes(n, dtype, which):
     args = dict(zip(ARGS, _valid(n)))
     args[which] = args[which].to(dtype)
-    _raises_naming(which, OURS[n], **args, groups=2)
+    rejects(which, OURS[n], **args, groups=2)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -184,7 +173,7 @@ def test_conv_rejects_wrong_rank(n, which, rank):
         return
     args = dict(zip(ARGS, _valid(n)))
     args[which] = torch.ones((2,) * rank, dtype=F64)
-    _raises_naming(which, OURS[n], **args, groups=2)
+    rejects(which, OURS[n], **args, groups=2)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -193,10 +182,10 @@ def test_conv_rejects_mismatched_channels_and_groups(n, c_in, c_w, c_out, groups
     x, w = torch.ones(1, c_in, *[4] * n, dtype=F64), torch.ones(c_out, c_w, *[2] * n, dtype=F64)
     if c_in % groups == 0 and c_out % groups == 0 and c_w * groups == c_in:
         bias_size = data.draw(st.integers(1, 7).filter(lambda m: m != c_out))
-        _raises_naming("bias", OURS[n], x, w, torch.ones(bias_size, dtype=F64), groups=groups)
+        rejects("bias", OURS[n], x, w, torch.ones(bias_size, dtype=F64), groups=groups)
         return
     name = "weight" if c_in % groups == 0 and c_out % groups == 0 else "groups"
-    _raises_naming(name, OURS[n], x, w, groups=groups)
+    rejects(name, OURS[n], x, w, groups=groups)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -213,7 +202,7 @@ def test_conv_rejects_zero_sizes(n, which):
     if which == "batch":  # an empty batch is valid, as in PyTorch
         assert OURS[n](x, w, padding=1).shape == REFS[n](x, w, padding=1).shape
         return
-    _raises_naming("input" if which == "space" else "weight", OURS[n], x, w, padding=1)
+    rejects("input" if which == "space" else "weight", OURS[n], x, w, padding=1)
 
 
 bad_tuple_options = (
@@ -236,7 +225,7 @@ def test_conv2d_rejects_bad_options(bad):
     kwargs = {"groups": 2, name: value}
     if stride:
         kwargs["stride"] = stride[0]
-    _raises_naming(name, conv2d, x, w, b, **kwargs)
+    rejects(name, conv2d, x, w, b, **kwargs)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -245,7 +234,7 @@ def test_conv_rejects_a_kernel_larger_than_the_padded_input(n, k, size, pad, dil
     if dilation * (k - 1) + 1 <= size + 2 * pad:
         return
     x, w = torch.ones(1, 1, *[size] * n, dtype=F64), torch.ones(1, 1, *[k] * n, dtype=F64)
-    _raises_naming("weight", OURS[n], x, w, padding=pad, dilation=dilation)
+    rejects("weight", OURS[n], x, w, padding=pad, dilation=dilation)
 
 
 # --- invalid input: commutes_with_shift ----------------------------------------------------------
@@ -253,7 +242,7 @@ def test_conv_rejects_a_kernel_larger_than_the_padded_input(n, k, size, pad, dil
 
 @given(bad=st.sampled_from([None, 3, "conv", torch.ones(2)]))
 def test_commutes_with_shift_rejects_a_layer_that_is_not_callable(bad):
-    _raises_naming("layer", commutes_with_shift, bad, torch.ones(1, 1, 4, 4))
+    rejects("layer", commutes_with_shift, bad, torch.ones(1, 1, 4, 4))
 
 
 @given(
@@ -263,7 +252,7 @@ def test_commutes_with_shift_rejects_a_layer_that_is_not_callable(bad):
     | st.sampled_from([math.nan, math.inf, -math.inf]).map(lambda v: torch.full((1, 1, 3, 3), v))
 )
 def test_commutes_with_shift_rejects_bad_input(bad):
-    _raises_naming("input", commutes_with_shift, torch.nn.Identity(), bad)
+    rejects("input", commutes_with_shift, torch.nn.Identity(), bad)
 
 
 bad_shifts = (
@@ -276,9 +265,9 @@ bad_shifts = (
 
 @given(bad=bad_shifts, which=st.sampled_from(["shift", "output_shift"]))
 def test_commutes_with_shift_rejects_bad_shifts(bad, which):
-    _raises_naming(which, commutes_with_shift, torch.nn.Identity(), torch.ones(1, 1, 4, 4), **{which: bad})
+    rejects(which, commutes_with_shift, torch.nn.Identity(), torch.ones(1, 1, 4, 4), **{which: bad})
 
 
 @given(out=st.sampled_from([lambda t: 3, lambda t: None, lambda t: t.sum((2, 3)), lambda t: t[0], lambda t: t[None]]))
 def test_commutes_with_shift_rejects_a_layer_whose_output_is_not_a_feature_map(out):
-    _raises_naming("layer", commutes_with_shift, out, torch.ones(1, 1, 4, 4))
+    rejects("layer", commutes_with_shift, out, torch.ones(1, 1, 4, 4))

@@ -4,32 +4,22 @@ random invalid input raises ValueError/TypeError naming the argument (issue 10).
 
 import functools
 import math
-import re
 
 import numpy as np
-import pytest
 import sklearn.datasets
 import torch
+from helpers import not_a_number, not_an_int, rejects
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from nnfaq.datasets import load_digits, load_sample_images
 
 float_dtypes = st.sampled_from([torch.float16, torch.bfloat16, torch.float32, torch.float64])
-not_a_number = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.lists(st.floats(), max_size=2))
-not_an_int = st.one_of(st.none(), st.booleans(), st.floats(), st.text(max_size=3))
 not_a_float_dtype = st.one_of(
     st.none(),
     st.text(max_size=8),
     st.sampled_from([float, np.float32, torch.int64, torch.uint8, torch.bool, torch.complex64, torch.Tensor]),
 )
-
-
-def rejects(name, fn, *args, **kwargs):
-    """``fn`` raises ValueError or TypeError (not an error from inside torch) whose message names ``name``."""
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert re.search(rf"(?<![\w\[]){re.escape(name)}(?![\w])", str(excinfo.value)), str(excinfo.value)
 
 
 @functools.cache

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import gen, non_finite, rejects, seeds, sizes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -25,22 +26,9 @@ from nnfaq.gradients import (
 
 F64 = torch.float64
 
-seeds = st.integers(0, 2**31 - 1)
-sizes = st.integers(1, 5)
 shapes = st.lists(sizes, max_size=3).map(tuple)
 not_numbers = st.sampled_from([None, "1.0", [1.0], True, torch.tensor(1.0)])
 not_tensors = st.sampled_from([None, 1.0, [[1.0, 2.0]], "x", np.ones((2, 2))])
-non_finite = st.sampled_from([math.nan, math.inf, -math.inf])
-
-
-def _gen(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def _raises_naming(name, fn, *args, **kwargs):
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert name in str(excinfo.value)
 
 
 # --- activation ----------------------------------------------------------------------------------
@@ -54,8 +42,8 @@ def _raises_naming(name, fn, *args, **kwargs):
     seed=seeds,
 )
 def test_activation_and_derivative_match_torch_and_autograd(shape, nonlinearity, slope, scale, seed):
-    x = scale * torch.randn(shape, generator=_gen(seed), dtype=F64)
-    x = torch.where(torch.rand(shape, generator=_gen(seed + 1), dtype=F64) < 0.2, 0.0, x)  # kinks at exactly 0
+    x = scale * torch.randn(shape, generator=gen(seed), dtype=F64)
+    x = torch.where(torch.rand(shape, generator=gen(seed + 1), dtype=F64) < 0.2, 0.0, x)  # kinks at exactly 0
     ref_fn = {
         "sigmoid": torch.sigmoid,
         "tanh": torch.tanh,
@@ -89,12 +77,12 @@ def test_activation_rejects_bad_arguments(which, bad):
     if which == "nonlinearity" and isinstance(bad, np.ndarray):
         return  # _validate.choice compares an array elementwise: reported to the lead
     args = dict(input=torch.ones(3, dtype=F64), nonlinearity="leaky_relu", negative_slope=0.1)
-    _raises_naming(which, activation, **{**args, which: bad})
+    rejects(which, activation, **{**args, which: bad})
 
 
 @given(shape=shapes, dtype=st.sampled_from([torch.int64, torch.bool, torch.int8]))
 def test_activation_rejects_integer_input(shape, dtype):
-    _raises_naming("input", activation, torch.zeros(shape, dtype=dtype))
+    rejects("input", activation, torch.zeros(shape, dtype=dtype))
 
 
 # --- collapse_linear -----------------------------------------------------------------------------
@@ -111,7 +99,7 @@ def test_collapse_linear_equals_the_stack(widths, biases, B, seed):
     layers = [torch.nn.Linear(i, o, bias=b, dtype=F64) for i, o, b in zip(widths, widths[1:], biases)]
     W, b = collapse_linear(*layers)
     assert W.shape == (widths[-1], widths[0]) and b.shape == (widths[-1],)
-    x = torch.randn(B, widths[0], generator=_gen(seed), dtype=F64)
+    x = torch.randn(B, widths[0], generator=gen(seed), dtype=F64)
     assert_close(F.linear(x, W, b), torch.nn.Sequential(*layers)(x).detach())
 
 
@@ -119,13 +107,13 @@ def test_collapse_linear_equals_the_stack(widths, biases, B, seed):
 def test_collapse_linear_rejects_non_linear_layers_mismatched_widths_and_dtypes(widths, i, bad):
     layers = [torch.nn.Linear(a, b, dtype=F64) for a, b in itertools.pairwise(widths)]
     i = min(i, len(layers) - 1)
-    _raises_naming(f"layers[{i}]", collapse_linear, *layers[:i], bad, *layers[i + 1 :])
-    _raises_naming(f"layers[{i}]", collapse_linear, *layers[:i], torch.nn.ReLU(), *layers[i + 1 :])
+    rejects(f"layers[{i}]", collapse_linear, *layers[:i], bad, *layers[i + 1 :])
+    rejects(f"layers[{i}]", collapse_linear, *layers[:i], torch.nn.ReLU(), *layers[i + 1 :])
     wrong = torch.nn.Linear(widths[i] + 1, widths[i + 1], dtype=F64)
-    _raises_naming(f"layers[{i}]", collapse_linear, *layers[:i], wrong, *layers[i + 1 :])
+    rejects(f"layers[{i}]", collapse_linear, *layers[:i], wrong, *layers[i + 1 :])
     other = torch.nn.Linear(widths[i], widths[i + 1], dtype=torch.float32)
-    _raises_naming(f"layers[{i}]", collapse_linear, *layers[:i], other, *layers[i + 1 :])
-    _raises_naming("layers", collapse_linear)
+    rejects(f"layers[{i}]", collapse_linear, *layers[:i], other, *layers[i + 1 :])
+    rejects("layers", collapse_linear)
 
 
 # --- dead_relu_fraction --------------------------------------------------------------------------
@@ -133,7 +121,7 @@ def test_collapse_linear_rejects_non_linear_layers_mismatched_widths_and_dtypes(
 
 @given(B=sizes, C=sizes, Cin=sizes, shift=st.floats(-5, 2), seed=seeds)
 def test_dead_units_are_counted_and_get_exactly_zero_gradient(B, C, Cin, shift, seed):
-    g = _gen(seed)
+    g = gen(seed)
     layer = torch.nn.Linear(Cin, C, dtype=F64)
     with torch.no_grad():
         layer.weight.copy_(torch.randn(C, Cin, generator=g, dtype=F64))
@@ -159,7 +147,7 @@ def test_dead_units_are_counted_and_get_exactly_zero_gradient(B, C, Cin, shift, 
     )
 )
 def test_dead_relu_fraction_rejects_bad_preactivations(bad):
-    _raises_naming("preactivation", dead_relu_fraction, bad)
+    rejects("preactivation", dead_relu_fraction, bad)
 
 
 # --- grad_norms ----------------------------------------------------------------------------------
@@ -174,7 +162,7 @@ def test_grad_norms_are_the_norms_of_the_weight_gradients(widths, frozen, seed):
     for layer, f in zip(layers, frozen):
         layer.weight.requires_grad_(not f)
     net = torch.nn.Sequential(*[m for layer in layers for m in (layer, torch.nn.Tanh())])
-    x = torch.randn(3, widths[0], generator=_gen(seed), dtype=F64)
+    x = torch.randn(3, widths[0], generator=gen(seed), dtype=F64)
     net(x).pow(2).sum().backward()
     ours = grad_norms(net)
     ref = {n: p.grad.norm().item() for n, p in net.named_parameters() if p.grad is not None and p.dim() >= 2}
@@ -184,7 +172,7 @@ def test_grad_norms_are_the_norms_of_the_weight_gradients(widths, frozen, seed):
 
 @given(bad=not_tensors | st.just(torch.nn.Linear) | st.just([torch.nn.Linear(2, 2)]))
 def test_grad_norms_rejects_non_modules(bad):
-    _raises_naming("model", grad_norms, bad)
+    rejects("model", grad_norms, bad)
 
 
 # --- unrolled_gradient ---------------------------------------------------------------------------
@@ -199,7 +187,7 @@ def test_scalar_linear_recurrence_gradient_is_abs_w_to_the_k(w, steps):
 
 @given(C=sizes, steps=st.integers(1, 8), tanh=st.booleans(), seed=seeds)
 def test_matrix_recurrence_gradient_matches_autograd_and_matrix_powers(C, steps, tanh, seed):
-    W = torch.randn(C, C, generator=_gen(seed), dtype=F64) / math.sqrt(C)
+    W = torch.randn(C, C, generator=gen(seed), dtype=F64) / math.sqrt(C)
     ours = unrolled_gradient(W.float() if seed % 2 else W, steps, "tanh" if tanh else None)
     W = W.float().double() if seed % 2 else W
     if not tanh:  # d(1^T W^k h)/dh = (W^T)^k 1
@@ -228,7 +216,7 @@ def test_unrolled_gradient_rejects_bad_arguments(which, bad):
     ):
         return  # valid
     args = dict(weight=1.5, steps=3, nonlinearity=None)
-    _raises_naming(which, unrolled_gradient, **{**args, which: bad})
+    rejects(which, unrolled_gradient, **{**args, which: bad})
 
 
 @given(
@@ -237,7 +225,7 @@ def test_unrolled_gradient_rejects_bad_arguments(which, bad):
     )
 )
 def test_unrolled_gradient_rejects_non_finite_matrices(bad):
-    _raises_naming("weight", unrolled_gradient, bad, 3)
+    rejects("weight", unrolled_gradient, bad, 3)
 
 
 # --- clip_grad_norm_ -----------------------------------------------------------------------------
@@ -254,7 +242,7 @@ def parameter_sets(draw):
 
 
 def _params(specs, seed, log_scale):
-    g = _gen(seed)
+    g = gen(seed)
     params = []
     for shape, has_grad, dtype in specs:
         p = torch.zeros(shape, dtype=dtype, requires_grad=True)
@@ -284,14 +272,14 @@ def test_clip_grad_norm_matches_torch(spec, max_norm, norm_type):
 
 @given(bad=st.sampled_from([None, 1, 1.5, True, object()]))
 def test_clip_grad_norm_rejects_non_iterables(bad):
-    _raises_naming("parameters", clip_grad_norm_, bad, 1.0)
+    rejects("parameters", clip_grad_norm_, bad, 1.0)
 
 
 @given(i=st.integers(0, 3), bad=st.sampled_from([None, 1.0, "x", [1.0], np.ones(2), torch.ones(2, dtype=torch.int64)]))
 def test_clip_grad_norm_rejects_non_tensor_or_integer_parameters(i, bad):
     params = [torch.ones(2, requires_grad=True) for _ in range(4)]
     params[i] = bad
-    _raises_naming(f"parameters[{i}]", clip_grad_norm_, params, 1.0)
+    rejects(f"parameters[{i}]", clip_grad_norm_, params, 1.0)
 
 
 @given(
@@ -301,5 +289,5 @@ def test_clip_grad_norm_rejects_non_tensor_or_integer_parameters(i, bad):
 def test_clip_grad_norm_rejects_bad_norms(which, bad):
     p = torch.ones(2, requires_grad=True)
     p.grad = torch.ones(2)
-    _raises_naming(which, clip_grad_norm_, [p], **{"max_norm": 1.0, "norm_type": 2.0, which: bad})
+    rejects(which, clip_grad_norm_, [p], **{"max_norm": 1.0, "norm_type": 2.0, which: bad})
     assert torch.equal(p.grad, torch.ones(2))  # refused before touching any gradient

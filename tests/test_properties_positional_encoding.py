@@ -2,11 +2,10 @@
 invariant), random invalid input raises ValueError/TypeError naming the argument (issue 10)."""
 
 import math
-import re
 
-import pytest
 import torch
 import torch.nn.functional as F
+from helpers import batch_shapes, not_a_bool, not_a_tensor, not_an_int, rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -21,21 +20,10 @@ from nnfaq.positional_encoding import (
 
 D64 = torch.float64
 size = st.integers(1, 5)
-batch_shapes = st.lists(st.integers(1, 3), max_size=2).map(tuple)
-not_a_tensor = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3), st.lists(st.floats(), max_size=3))
-not_a_bool = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3))
-not_an_int = st.one_of(st.none(), st.booleans(), st.floats(), st.text(max_size=3))
 not_a_number = st.one_of(st.none(), st.booleans(), st.text(max_size=3))
 bad_base = st.one_of(not_a_number, st.floats(max_value=1.0), st.just(math.nan))
 bad_dtype = st.one_of(st.sampled_from([torch.int64, torch.int32, torch.bool, torch.complex64]), st.text(max_size=8))
 float_dtypes = st.sampled_from([torch.float64, torch.float32])
-
-
-def rejects(name, fn, *args, **kwargs):
-    """``fn`` raises ValueError or TypeError (not an error from inside torch) whose message names ``name``."""
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert re.search(rf"(?<![\w\[]){re.escape(name)}(?![\w])", str(excinfo.value)), str(excinfo.value)
 
 
 # --- permutation_equivariance --------------------------------------------------------------------

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import REDUCTIONS, gen, non_float_dtypes, parity, rejects, seeds
 from hypothesis import given
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -15,35 +16,11 @@ from torch.testing import assert_close
 from nnfaq.regression_losses import huber_loss, kl_div, l1_loss, mse_loss
 
 F64 = torch.float64
-REDUCTIONS = ["mean", "sum", "none"]
 
-seeds = st.integers(0, 2**31 - 1)
 shapes = st.lists(st.integers(1, 5), max_size=4).map(tuple)  # () included: PyTorch takes scalars too
 batched = st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple)
 bad_reductions = st.text(max_size=8).filter(lambda s: s not in [*REDUCTIONS, "batchmean"]) | st.none() | st.integers()
 not_tensors = st.sampled_from([None, 1.0, 3, [0.5, 0.5], "x", np.zeros(3)])
-non_float_dtypes = st.sampled_from([torch.int64, torch.int32, torch.uint8, torch.bool, torch.complex128])
-
-
-def _gen(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def _parity(ours_fn, ref_fn, x, seed):
-    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
-    ours, ref = ours_fn(a), ref_fn(b)
-    assert ours.shape == ref.shape
-    assert_close(ours, ref)
-    g = torch.randn(ref.shape, generator=_gen(seed + 1), dtype=F64)
-    ours.backward(g)
-    ref.backward(g)
-    assert_close(a.grad, b.grad)
-
-
-def _raises_naming(name, fn, *args, **kwargs):
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert name in str(excinfo.value)
 
 
 # --- valid input ---------------------------------------------------------------------------------
@@ -52,16 +29,16 @@ def _raises_naming(name, fn, *args, **kwargs):
 @pytest.mark.parametrize(("ours_fn", "ref_fn"), [(mse_loss, F.mse_loss), (l1_loss, F.l1_loss)])
 @given(shape=shapes, seed=seeds, reduction=st.sampled_from(REDUCTIONS), scale=st.sampled_from([1e-3, 1.0, 1e3]))
 def test_mse_and_l1_match_torch(ours_fn, ref_fn, shape, seed, reduction, scale):
-    g = _gen(seed)
+    g = gen(seed)
     x, y = scale * torch.randn(shape, generator=g, dtype=F64), torch.randn(shape, generator=g, dtype=F64)
-    _parity(lambda a: ours_fn(a, y, reduction=reduction), lambda b: ref_fn(b, y, reduction=reduction), x, seed)
+    parity(lambda a: ours_fn(a, y, reduction=reduction), lambda b: ref_fn(b, y, reduction=reduction), x, seed=seed)
 
 
 @given(shape=shapes, seed=seeds, reduction=st.sampled_from(REDUCTIONS), delta=st.floats(1e-3, 1e3))
 def test_huber_matches_torch_and_is_between_l2_and_l1(shape, seed, reduction, delta):
-    g = _gen(seed)
+    g = gen(seed)
     x, y = 4 * torch.randn(shape, generator=g, dtype=F64), torch.randn(shape, generator=g, dtype=F64)
-    _parity(lambda a: huber_loss(a, y, reduction, delta), lambda b: F.huber_loss(b, y, reduction, delta), x, seed)
+    parity(lambda a: huber_loss(a, y, reduction, delta), lambda b: F.huber_loss(b, y, reduction, delta), x, seed=seed)
     # element-wise: the half squared error below delta, delta times (|e| - delta/2) beyond; never above either
     h = huber_loss(x, y, "none", delta)
     e = (x - y).abs()
@@ -74,7 +51,7 @@ def test_huber_matches_torch_and_is_between_l2_and_l1(shape, seed, reduction, de
 def kl_case(draw):
     shape = draw(batched)
     seed = draw(seeds)
-    g = _gen(seed)
+    g = gen(seed)
     logq = (3 * torch.randn(shape, generator=g, dtype=F64)).log_softmax(-1)
     p = (3 * torch.randn(shape, generator=g, dtype=F64)).softmax(-1)
     p = torch.where(torch.rand(shape, generator=g) < draw(st.sampled_from([0.0, 0.3])), 0.0, p)  # 0 log 0 = 0
@@ -87,17 +64,17 @@ def test_kl_div_matches_torch(case):
     target = p.clamp(min=1e-300).log() if log_target else p
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # PyTorch warns that 'mean' is not the KL
-        _parity(
+        parity(
             lambda a: kl_div(a, target, reduction=reduction, log_target=log_target),
             lambda b: F.kl_div(b, target, reduction=reduction, log_target=log_target),
             logq,
-            seed,
+            seed=seed,
         )
 
 
 @given(batched, seeds)
 def test_kl_div_is_non_negative_zero_at_equality_and_cross_entropy_minus_entropy(shape, seed):
-    g = _gen(seed)
+    g = gen(seed)
     p = (2 * torch.randn(shape, generator=g, dtype=F64)).softmax(-1)
     q = (2 * torch.randn(shape, generator=g, dtype=F64)).softmax(-1)
     kl = kl_div(q.log(), p, reduction="none").sum(-1)
@@ -121,7 +98,7 @@ def _pair(shape):
 def test_losses_reject_non_tensors(fn, shape, bad, which):
     args = dict(zip(["input", "target"], _pair(shape)))
     args[which] = bad
-    _raises_naming(which, fn, **args)
+    rejects(which, fn, **args)
 
 
 @pytest.mark.parametrize("fn", ALL)
@@ -129,7 +106,7 @@ def test_losses_reject_non_tensors(fn, shape, bad, which):
 def test_losses_reject_non_float_dtypes(fn, shape, dtype, which):
     args = dict(zip(["input", "target"], _pair(shape)))
     args[which] = torch.zeros(shape, dtype=dtype)
-    _raises_naming(which, fn, **args)
+    rejects(which, fn, **args)
 
 
 @pytest.mark.parametrize("fn", ALL)
@@ -137,30 +114,30 @@ def test_losses_reject_non_float_dtypes(fn, shape, dtype, which):
 def test_losses_reject_mismatched_shapes(fn, shape, other):
     if other == shape:
         other = (*shape, 2)
-    _raises_naming("target", fn, _pair(shape)[0], _pair(other)[1])
+    rejects("target", fn, _pair(shape)[0], _pair(other)[1])
 
 
 @pytest.mark.parametrize("fn", ALL)
 @given(bad=bad_reductions)
 def test_losses_reject_bad_reduction(fn, bad):
-    _raises_naming("reduction", fn, *_pair((2, 3)), reduction=bad)
+    rejects("reduction", fn, *_pair((2, 3)), reduction=bad)
 
 
 @pytest.mark.parametrize("fn", [mse_loss, l1_loss, huber_loss])
 def test_batchmean_is_only_for_kl_div(fn):
-    _raises_naming("reduction", fn, *_pair((2, 3)), reduction="batchmean")
+    rejects("reduction", fn, *_pair((2, 3)), reduction="batchmean")
 
 
 @given(bad=st.floats(max_value=0) | st.just(math.nan) | st.just(math.inf) | st.booleans() | st.none() | st.just("1"))
 def test_huber_rejects_bad_delta(bad):
-    _raises_naming("delta", huber_loss, *_pair((2, 3)), delta=bad)
+    rejects("delta", huber_loss, *_pair((2, 3)), delta=bad)
 
 
 @given(shape=batched, index=st.integers(0, 10**6), bad=st.floats(min_value=1e-12) | st.just(math.nan))
 def test_kl_div_rejects_input_that_is_not_log_probabilities(shape, index, bad):
     x, p = _pair(shape)
     x.view(-1)[index % x.numel()] = bad
-    _raises_naming("input", kl_div, x, p)
+    rejects("input", kl_div, x, p)
 
 
 @given(
@@ -177,9 +154,9 @@ def test_kl_div_rejects_bad_targets(shape, index, log_target, data):
     else:
         bad = data.draw(st.floats(max_value=-1e-12) | st.floats(min_value=1 + 1e-12) | st.just(math.nan))
     p.view(-1)[index % p.numel()] = bad
-    _raises_naming("target", kl_div, x, p, log_target=log_target)
+    rejects("target", kl_div, x, p, log_target=log_target)
 
 
 @given(bad=st.integers() | st.floats() | st.none() | st.just("True"))
 def test_kl_div_rejects_non_bool_log_target(bad):
-    _raises_naming("log_target", kl_div, *_pair((2, 3)), log_target=bad)
+    rejects("log_target", kl_div, *_pair((2, 3)), log_target=bad)

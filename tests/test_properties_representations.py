@@ -3,12 +3,11 @@ similarity) or with linear algebra (PCA, the linear autoencoder's Eckart-Young b
 raises ValueError/TypeError naming the argument (issue 10)."""
 
 import math
-import re
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
+from helpers import int_dtypes, non_finite, not_a_number, not_a_tensor, not_an_int, rejects
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -17,19 +16,7 @@ from nnfaq.representations import cosine_similarity, embedding, pca, train_autoe
 
 D64 = torch.float64
 float_dtypes = st.sampled_from([torch.float32, torch.float64])
-int_dtypes = st.sampled_from([torch.int64, torch.int32, torch.bool, torch.uint8])
-not_a_tensor = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3), st.lists(st.floats(), max_size=3))
-not_a_number = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.lists(st.floats(), max_size=2))
-not_an_int = st.one_of(st.none(), st.booleans(), st.floats(), st.text(max_size=3))
-non_finite = st.sampled_from([math.nan, math.inf, -math.inf])
 GOOD = object()  # stands for a valid argument in the bad-argument cases
-
-
-def rejects(name, fn, *args, **kwargs):
-    """``fn`` raises ValueError or TypeError (not an error from inside torch) whose message names ``name``."""
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert re.search(rf"(?<![\w\[]){re.escape(name)}(?![\w])", str(excinfo.value)), str(excinfo.value)
 
 
 def bad_matrices(min_cols=1):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import gen, non_float_dtypes, rejects, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -16,20 +17,8 @@ from nnfaq.resampling import avg_pool2d, conv_transpose2d, max_pool2d, pool_outp
 
 F64 = torch.float64
 
-seeds = st.integers(0, 2**31 - 1)
 not_tensors = st.sampled_from([None, 1.0, 3, [[0.5, 0.5]], "x", np.zeros((1, 2, 3, 3))])
-non_float_dtypes = st.sampled_from([torch.int64, torch.int32, torch.uint8, torch.bool, torch.complex128])
 not_ints = st.sampled_from([True, False, 1.0, 2.5, None, "2", math.nan])
-
-
-def _gen(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def _raises_naming(name, fn, *args, **kwargs):
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert name in str(excinfo.value)
 
 
 def _pair(draw, values):
@@ -48,7 +37,7 @@ def _parity(ours_fn, ref_fn, tensors, seed, **kwargs):
     ours, ref = ours_fn(*leaves, **kwargs), ref_fn(*twins, **kwargs)
     assert ours.shape == ref.shape
     assert_close(ours, ref)
-    upstream = torch.randn(ref.shape, generator=_gen(seed + 1), dtype=F64)
+    upstream = torch.randn(ref.shape, generator=gen(seed + 1), dtype=F64)
     ours.backward(upstream)
     ref.backward(upstream)
     for a, r in zip(leaves, twins):
@@ -83,7 +72,7 @@ def transpose_case(draw):
     ]
     padding = tuple(draw(st.integers(0, min(r, 3))) for r in room)
     seed = draw(seeds)
-    g = _gen(seed)
+    g = gen(seed)
     x = torch.randn(shape, generator=g, dtype=F64)
     w = torch.randn(c_in, c_out // groups, *kernel, generator=g, dtype=F64)
     b = torch.randn(c_out, generator=g, dtype=F64) if draw(st.booleans()) else None
@@ -105,7 +94,7 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(case):
     out_pad = kwargs.pop("output_padding")
     if any(op >= s for op, s in zip(out_pad, _two(kwargs["stride"]))):
         return  # output_padding >= stride (allowed by a larger dilation) adds rows the convolution would see
-    z = torch.randn(conv_transpose2d(y, w, output_padding=out_pad, **kwargs).shape, generator=_gen(seed), dtype=F64)
+    z = torch.randn(conv_transpose2d(y, w, output_padding=out_pad, **kwargs).shape, generator=gen(seed), dtype=F64)
     # <conv(z), y> = <z, conv^T(y)>: the same weight, stride, padding, dilation and groups
     assert_close(
         (F.conv2d(z, w, **kwargs) * y).sum(), (z * conv_transpose2d(y, w, output_padding=out_pad, **kwargs)).sum()
@@ -126,7 +115,7 @@ def pool_case(draw, dilated):
     low = [max(1, span - 2 * p) for span, p in zip(spans, _two(padding))]
     shape = _input(draw, draw(st.integers(1, 3)), low)
     seed = draw(seeds)
-    x = torch.randn(shape, generator=_gen(seed), dtype=F64)
+    x = torch.randn(shape, generator=gen(seed), dtype=F64)
     kwargs = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=draw(st.booleans()))
     if dilated:
         kwargs["dilation"] = dilation
@@ -175,14 +164,14 @@ def test_conv_transpose2d_rejects_non_tensors(bad, which):
     if which == "bias" and bad is None:
         return  # no bias is valid
     args[which] = bad
-    _raises_naming(which, conv_transpose2d, **args, groups=2)
+    rejects(which, conv_transpose2d, **args, groups=2)
 
 
 @given(dtype=non_float_dtypes | st.sampled_from([torch.float32, torch.float16]), which=st.sampled_from(ARGS))
 def test_conv_transpose2d_rejects_wrong_dtypes(dtype, which):
     args = dict(zip(ARGS, _valid_transpose()))
     args[which] = args[which].to(dtype)
-    _raises_naming(which, conv_transpose2d, **args, groups=2)
+    rejects(which, conv_transpose2d, **args, groups=2)
 
 
 @given(which=st.sampled_from(ARGS), rank=st.integers(0, 6))
@@ -191,18 +180,18 @@ def test_conv_transpose2d_rejects_wrong_rank(which, rank):
         return
     args = dict(zip(ARGS, _valid_transpose()))
     args[which] = torch.ones((2,) * rank, dtype=F64)
-    _raises_naming(which, conv_transpose2d, **args, groups=2)
+    rejects(which, conv_transpose2d, **args, groups=2)
 
 
 @given(c_in=st.integers(1, 6), c_w=st.integers(1, 6), groups=st.integers(1, 4), bias=st.integers(1, 9))
 def test_conv_transpose2d_rejects_mismatched_channels_groups_and_bias(c_in, c_w, groups, bias):
     x, w = torch.ones(1, c_in, 3, 3, dtype=F64), torch.ones(c_w, 2, 2, 2, dtype=F64)
     if c_in % groups:
-        _raises_naming("groups", conv_transpose2d, x, w, groups=groups)
+        rejects("groups", conv_transpose2d, x, w, groups=groups)
     elif c_w != c_in:
-        _raises_naming("weight", conv_transpose2d, x, w, groups=groups)
+        rejects("weight", conv_transpose2d, x, w, groups=groups)
     elif bias != 2 * groups:
-        _raises_naming("bias", conv_transpose2d, x, w, torch.ones(bias, dtype=F64), groups=groups)
+        rejects("bias", conv_transpose2d, x, w, torch.ones(bias, dtype=F64), groups=groups)
 
 
 @given(which=st.sampled_from(["channel", "space", "out", "kernel"]))
@@ -214,7 +203,7 @@ def test_conv_transpose2d_rejects_zero_sizes(which):
     else:
         w_shape[{"out": 1, "kernel": 2}[which]] = 0
     name = "input" if which == "space" else "weight"
-    _raises_naming(name, conv_transpose2d, torch.ones(x_shape, dtype=F64), torch.ones(w_shape, dtype=F64))
+    rejects(name, conv_transpose2d, torch.ones(x_shape, dtype=F64), torch.ones(w_shape, dtype=F64))
 
 
 bad_transpose_options = (
@@ -236,7 +225,7 @@ bad_transpose_options = (
 def test_conv_transpose2d_rejects_bad_options(bad):
     name, value, *stride = bad
     kwargs = {"groups": 2, name: value, **({"stride": stride[0]} if stride else {})}
-    _raises_naming(name, conv_transpose2d, *_valid_transpose(), **kwargs)
+    rejects(name, conv_transpose2d, *_valid_transpose(), **kwargs)
 
 
 POOLS = [max_pool2d, avg_pool2d]
@@ -250,7 +239,7 @@ POOLS = [max_pool2d, avg_pool2d]
     | st.sampled_from([(1, 1, 0, 3), (1, 2, 3, 0), (2, 0, 0)]).map(torch.zeros)
 )
 def test_pooling_rejects_bad_input(fn, bad):
-    _raises_naming("input", fn, bad, 1)
+    rejects("input", fn, bad, 1)
 
 
 bad_pool_options = (
@@ -275,7 +264,7 @@ bad_pool_options = (
 def test_pooling_rejects_bad_options(fn, bad):
     name, value = bad
     kwargs = {"kernel_size": 3, name: value}
-    _raises_naming(name, fn, torch.ones(1, 2, 5, 5, dtype=F64), **kwargs)
+    rejects(name, fn, torch.ones(1, 2, 5, 5, dtype=F64), **kwargs)
 
 
 @given(
@@ -288,7 +277,7 @@ def test_pooling_rejects_bad_options(fn, bad):
     | st.integers(3, 5).map(lambda d: ("dilation", d))  # the dilated 3x3 window no longer fits in 5x5
 )
 def test_max_pool2d_rejects_bad_dilation(bad):
-    _raises_naming(
+    rejects(
         "dilation" if bad[1] not in (3, 4, 5) else "kernel_size",
         max_pool2d,
         torch.ones(1, 2, 5, 5),
@@ -304,7 +293,7 @@ def test_max_pool2d_rejects_bad_dilation(bad):
 def test_avg_pool2d_rejects_bad_counting_options(name, bad):
     if name == "count_include_pad" and isinstance(bad, bool):
         return
-    _raises_naming(name, avg_pool2d, torch.ones(1, 2, 5, 5), 2, **{name: bad})
+    rejects(name, avg_pool2d, torch.ones(1, 2, 5, 5), 2, **{name: bad})
 
 
 @given(
@@ -319,14 +308,14 @@ def test_pool_output_size_rejects_bad_arguments(args, name, bad):
     if name == "padding" and bad == 0:
         return
     kwargs[name] = bad
-    _raises_naming(name, pool_output_size, **kwargs)
+    rejects(name, pool_output_size, **kwargs)
 
 
 @given(size=st.integers(1, 8), k=st.integers(1, 5), p=st.integers(0, 4), d=st.integers(1, 3))
 def test_pool_output_size_rejects_large_padding_and_windows_that_do_not_fit(size, k, p, d):
     if p > k // 2:
-        _raises_naming("padding", pool_output_size, size, k, padding=p, dilation=d)
+        rejects("padding", pool_output_size, size, k, padding=p, dilation=d)
     elif size + 2 * p < d * (k - 1) + 1:
-        _raises_naming("kernel_size", pool_output_size, size, k, padding=p, dilation=d)
+        rejects("kernel_size", pool_output_size, size, k, padding=p, dilation=d)
     else:
         assert pool_output_size(size, k, padding=p, dilation=d) >= 1

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import gen, rejects, seeds, sizes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -16,19 +17,7 @@ from nnfaq.residual import deep_mlp, fit, residual_block
 
 F64 = torch.float64
 
-seeds = st.integers(0, 2**31 - 1)
-sizes = st.integers(1, 5)
 not_tensors = st.sampled_from([None, 1.0, [[1.0, 2.0]], "x", np.ones((2, 2))])
-
-
-def _gen(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def _raises_naming(name, fn, *args, **kwargs):
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert name in str(excinfo.value)
 
 
 # --- residual_block -------------------------------------------------------------------------------
@@ -52,8 +41,8 @@ def _branch(kind, C):
 def test_residual_block_value_and_gradients_match_autograd(shape, kind, seed):
     torch.manual_seed(seed)
     branch = _branch(kind, shape[-1])  # acts on the last dimension
-    x = torch.randn(shape, generator=_gen(seed), dtype=F64, requires_grad=True)
-    g = torch.randn(shape, generator=_gen(seed + 1), dtype=F64)
+    x = torch.randn(shape, generator=gen(seed), dtype=F64, requires_grad=True)
+    g = torch.randn(shape, generator=gen(seed + 1), dtype=F64)
     params = [x, *branch.parameters()]
     ours = residual_block(x, branch)
     ref = x + branch(x)
@@ -68,8 +57,8 @@ def test_a_zero_branch_is_the_identity_and_passes_the_gradient_unchanged(shape, 
     branch = torch.nn.Linear(shape[-1], shape[-1], dtype=F64)
     torch.nn.init.zeros_(branch.weight)
     torch.nn.init.zeros_(branch.bias)
-    x = torch.randn(shape, generator=_gen(seed), dtype=F64, requires_grad=True)
-    g = torch.randn(shape, generator=_gen(seed + 1), dtype=F64)
+    x = torch.randn(shape, generator=gen(seed), dtype=F64, requires_grad=True)
+    g = torch.randn(shape, generator=gen(seed + 1), dtype=F64)
     y = residual_block(x, branch)
     assert torch.equal(y, x)
     (d,) = torch.autograd.grad(y, x, g)
@@ -81,7 +70,7 @@ def test_a_zero_branch_is_the_identity_and_passes_the_gradient_unchanged(shape, 
     | st.sampled_from([torch.tensor(1.0), torch.ones(2, 2, dtype=torch.int64), torch.ones(2, dtype=torch.bool)])
 )
 def test_residual_block_rejects_bad_inputs(input):
-    _raises_naming("input", residual_block, input, torch.nn.Identity())
+    rejects("input", residual_block, input, torch.nn.Identity())
 
 
 @given(
@@ -94,7 +83,7 @@ def test_residual_block_rejects_branches_that_are_not_callable_or_change_the_sha
     x = torch.ones(shape, dtype=F64)
     if callable(branch) and branch(x) is not None and getattr(branch(x), "shape", None) == x.shape:
         return
-    _raises_naming("branch", residual_block, x, branch)
+    rejects("branch", residual_block, x, branch)
 
 
 # --- deep_mlp -------------------------------------------------------------------------------------
@@ -125,7 +114,7 @@ def test_deep_mlp_structure_and_identity_start(
     assert all(not m.bias.any() for m in linears)  # biases start at 0
     n_params = C * H + H + depth * (H * H + H + (2 * H if batch_norm else 0)) + H * O + O
     assert sum(p.numel() for p in net.parameters()) == n_params  # residual or plain: the same parameters
-    x = torch.randn(B, C, generator=_gen(seed))
+    x = torch.randn(B, C, generator=gen(seed))
     y = net(x)
     assert y.shape == (B, O)
     if residual:
@@ -143,7 +132,7 @@ def test_deep_mlp_structure_and_identity_start(
 )
 def test_deep_mlp_rejects_bad_sizes(which, bad):
     args = dict(in_features=2, hidden_features=3, out_features=1, depth=2)
-    _raises_naming(which, deep_mlp, **{**args, which: bad})
+    rejects(which, deep_mlp, **{**args, which: bad})
 
 
 @given(
@@ -151,7 +140,7 @@ def test_deep_mlp_rejects_bad_sizes(which, bad):
     bad=st.sampled_from([None, 1, 0, "True", "gelu", "ReLU"]),
 )
 def test_deep_mlp_rejects_bad_options(which, bad):
-    _raises_naming(which, deep_mlp, 2, 3, 1, 2, **{which: bad})
+    rejects(which, deep_mlp, 2, 3, 1, 2, **{which: bad})
 
 
 # --- fit ------------------------------------------------------------------------------------------
@@ -173,7 +162,7 @@ def test_fit_is_the_documented_adam_loop(C, O, B, steps, lr, residual, batch_nor
     net = deep_mlp(C, 3, O, 2, residual=residual, batch_norm=batch_norm).double()
     twin = deep_mlp(C, 3, O, 2, residual=residual, batch_norm=batch_norm).double()
     twin.load_state_dict(net.state_dict())
-    g = _gen(seed)
+    g = gen(seed)
     x, y = torch.randn(B, C, generator=g, dtype=F64), torch.randn(B, O, generator=g, dtype=F64)
     net.eval()  # fit switches to training mode
     losses = fit(net, x, y, steps=steps, lr=lr)
@@ -208,7 +197,7 @@ def test_fit_rejects_bad_arguments(which, bad):
         return  # valid
     args = _fit_args()
     before = args["model"].weight.detach().clone()
-    _raises_naming(which, fit, **{**args, which: bad})
+    rejects(which, fit, **{**args, which: bad})
     assert torch.equal(args["model"].weight, before)  # refused before any update
 
 
@@ -229,7 +218,7 @@ def test_fit_rejects_bad_data(which, bad):
     }[bad]
     if bad in ("rows", "float32"):
         which = "target"  # target is checked against input's rows and dtype, before the model's dtype
-    _raises_naming(which, fit, **{**args, which: t})
+    rejects(which, fit, **{**args, which: t})
 
 
 @given(O=st.integers(2, 5), dtype=st.sampled_from([torch.float32, torch.bfloat16]))
@@ -237,6 +226,6 @@ def test_fit_rejects_targets_that_the_output_would_broadcast_against_and_other_d
     args = _fit_args()
     before = args["model"].weight.detach().clone()
     # a (B, 1) output against a (B, O) target: mse_loss would broadcast, a silently wrong loss
-    _raises_naming("target", fit, **{**args, "target": torch.ones(4, O, dtype=F64)})
+    rejects("target", fit, **{**args, "target": torch.ones(4, O, dtype=F64)})
     assert torch.equal(args["model"].weight, before)
-    _raises_naming("input", fit, **{**args, "input": args["input"].to(dtype), "target": args["target"].to(dtype)})
+    rejects("input", fit, **{**args, "input": args["input"].to(dtype), "target": args["target"].to(dtype)})

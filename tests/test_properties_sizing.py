@@ -5,11 +5,11 @@ and options; random invalid input raises ValueError/TypeError naming the argumen
 import copy
 import itertools
 import math
-import re
 
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import int_dtypes, not_a_number, not_a_tensor, not_an_int, rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -18,19 +18,8 @@ from torch.testing import assert_close
 from nnfaq.sizing import fit, mlp
 
 D64 = torch.float64
-int_dtypes = st.sampled_from([torch.int64, torch.int32, torch.bool, torch.uint8])
 label_dtypes = st.sampled_from([torch.int64, torch.int32, torch.uint8])
-not_a_tensor = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3), st.lists(st.floats(), max_size=3))
-not_a_number = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.lists(st.floats(), max_size=2))
-not_an_int = st.one_of(st.none(), st.booleans(), st.floats(), st.text(max_size=3))
 widths = st.lists(st.integers(1, 5), max_size=3)
-
-
-def rejects(name, fn, *args, **kwargs):
-    """``fn`` raises ValueError or TypeError (not an error from inside torch) whose message names ``name``."""
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert re.search(rf"(?<![\w\[]){re.escape(name)}(?![\w])", str(excinfo.value)), str(excinfo.value)
 
 
 # --- mlp -------------------------------------------------------------------------------------------

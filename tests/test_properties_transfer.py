@@ -4,12 +4,11 @@ normalized as torchvision does; random invalid input raises ValueError/TypeError
 
 import copy
 import math
-import re
 from collections import OrderedDict
 
-import pytest
 import torch
 import torch.nn.functional as F
+from helpers import int_dtypes, not_a_bool, not_an_int, rejects
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -27,7 +26,6 @@ from nnfaq.transfer import (
 
 D64 = torch.float64
 float_dtypes = st.sampled_from([torch.float32, torch.float64])
-int_dtypes = st.sampled_from([torch.int64, torch.int32, torch.bool, torch.uint8])
 not_a_module = st.one_of(
     st.none(),
     st.integers(),
@@ -36,16 +34,7 @@ not_a_module = st.one_of(
     st.just(torch.relu),
     st.just([nn.Linear(2, 2)]),
 )
-not_a_bool = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3))
-not_an_int = st.one_of(st.none(), st.booleans(), st.floats(), st.text(max_size=3))
 NET = object()  # stands for the drawn network in the bad-argument cases
-
-
-def rejects(name, fn, *args, **kwargs):
-    """``fn`` raises ValueError or TypeError (not an error from inside torch) whose message names ``name``."""
-    with pytest.raises((ValueError, TypeError)) as excinfo:
-        fn(*args, **kwargs)
-    assert re.search(rf"(?<![\w\[]){re.escape(name)}(?![\w])", str(excinfo.value)), str(excinfo.value)
 
 
 @st.composite

@@ -5,22 +5,12 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import REDUCTIONS, parity
 from torch.testing import assert_close
 
 from nnfaq.regression_losses import huber_loss, kl_div, l1_loss, mse_loss
 
 SHAPES = [(7,), (4, 9), (2, 3, 5)]
-REDUCTIONS = ["mean", "sum", "none"]
-
-
-def _parity(ours_fn, ref_fn, x):
-    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
-    ours, ref = ours_fn(a), ref_fn(b)
-    assert_close(ours, ref)
-    g = torch.randn_like(ref)
-    ours.backward(g)
-    ref.backward(g)
-    assert_close(a.grad, b.grad)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -28,7 +18,7 @@ def _parity(ours_fn, ref_fn, x):
 @pytest.mark.parametrize(("ours_fn", "ref_fn"), [(mse_loss, F.mse_loss), (l1_loss, F.l1_loss)])
 def test_mse_and_l1_match_torch(shape, reduction, ours_fn, ref_fn):
     x, y = torch.randn(shape, dtype=torch.float64), torch.randn(shape, dtype=torch.float64)
-    _parity(lambda a: ours_fn(a, y, reduction=reduction), lambda b: ref_fn(b, y, reduction=reduction), x)
+    parity(lambda a: ours_fn(a, y, reduction=reduction), lambda b: ref_fn(b, y, reduction=reduction), x)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -36,7 +26,7 @@ def test_mse_and_l1_match_torch(shape, reduction, ours_fn, ref_fn):
 @pytest.mark.parametrize("delta", [0.5, 1.0, 3.0])
 def test_huber_matches_torch(shape, reduction, delta):
     x, y = 3 * torch.randn(shape, dtype=torch.float64), torch.randn(shape, dtype=torch.float64)
-    _parity(lambda a: huber_loss(a, y, reduction, delta), lambda b: F.huber_loss(b, y, reduction, delta), x)
+    parity(lambda a: huber_loss(a, y, reduction, delta), lambda b: F.huber_loss(b, y, reduction, delta), x)
 
 
 def test_mse_gradient_vanishes_at_saturated_wrong_logit_cross_entropy_does_not():
@@ -96,7 +86,7 @@ def test_kl_div_matches_torch(shape, reduction, log_target):
     target = p.clamp(min=1e-300).log() if log_target else p
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # PyTorch warns that 'mean' is not the KL
-        _parity(
+        parity(
             lambda a: kl_div(a, target, reduction=reduction, log_target=log_target),
             lambda b: F.kl_div(b, target, reduction=reduction, log_target=log_target),
             logq,
