@@ -1,4 +1,4 @@
-"""Sliding windows shared by the convolution and resampling topics: padding rules and strided window views.
+"""Sliding windows shared by the convolution, conv_arithmetic and resampling topics: sizes, padding, window views.
 
 A convolution, a transposed convolution's adjoint and a pooling layer all look at the same windows of a padded
 input; this module computes them once, with PyTorch's rules for ``padding``, ``stride`` and ``dilation``.
@@ -10,6 +10,18 @@ import torch
 import torch.nn.functional as F
 
 from nnfaq import _validate as check
+
+
+def output_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool = False) -> int:
+    """How many windows of a kernel ``k`` with dilation ``d`` fit in ``n`` positions padded by ``p``, stepping by ``s``.
+
+    ValueError naming ``kernel_size`` if the dilated kernel is larger than the padded input.
+    """
+    span = d * (k - 1) + 1
+    if n + 2 * p < span:
+        raise ValueError(f"kernel_size must fit in the padded input: dilated kernel {span}, padded input {n + 2 * p}")
+    # floor (or ceil) of (n + 2p - d(K - 1) - 1) / s, plus 1
+    return (-(-(n + 2 * p - span) // s) if ceil_mode else (n + 2 * p - span) // s) + 1
 
 
 def windows(x: torch.Tensor, kernel, stride, dilation) -> torch.Tensor:

@@ -108,3 +108,33 @@ def int_tuple(name: str, value, n: int, *, low: int | None = None) -> tuple[int,
     if low is not None and min(values) < low:
         raise ValueError(f"{name} must be >= {low}, got {value!r}")
     return tuple(int(v) for v in values)
+
+
+def same_dtype(ref_name: str, ref: torch.Tensor, **tensors) -> None:
+    """Check that every given tensor (``None`` is skipped) has the dtype of ``ref``, which is named ``ref_name``."""
+    for name, t in tensors.items():
+        if t is not None and t.dtype != ref.dtype:
+            raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {t.dtype}")
+
+
+def batch_broadcast(first: torch.Tensor, **tensors) -> tuple[int, ...]:
+    """Check that the batch dimensions (all but the last two) of ``first`` and the given tensors broadcast.
+
+    Return the broadcast batch shape; the error names the first tensor that does not fit.
+    """
+    batch = first.shape[:-2]
+    for name, t in tensors.items():
+        try:
+            batch = torch.broadcast_shapes(batch, t.shape[:-2])
+        except RuntimeError:
+            raise ValueError(
+                f"{name} must have batch dimensions (all but the last two) that broadcast with {tuple(batch)}, "
+                f"got shape {tuple(t.shape)}"
+            ) from None
+    return tuple(batch)
+
+
+def probabilities(name: str, x: torch.Tensor) -> None:
+    """Check that every entry of the tensor ``x`` is a probability in [0, 1] (NaN is refused)."""
+    if bool(((x < 0) | (x > 1) | x.isnan()).any()):
+        raise ValueError(f"{name} must contain probabilities in [0, 1]")

@@ -29,23 +29,7 @@ def _qkv(query, key, value) -> None:
         raise ValueError(f"key must have the query's last dimension {query.shape[-1]}, got shape {tuple(key.shape)}")
     if value.shape[-2] != key.shape[-2]:
         raise ValueError(f"value must have as many rows as key ({key.shape[-2]}), got shape {tuple(value.shape)}")
-    for name, t in (("key", key), ("value", value)):
-        if t.dtype != query.dtype:
-            raise TypeError(f"{name} must have the dtype of query ({query.dtype}), got {t.dtype}")
-
-
-def _broadcast_batch(query, key, value) -> tuple[int, ...]:
-    """Check that the batch dimensions (all but the last two) of query, key and value broadcast; return them."""
-    batch = query.shape[:-2]
-    for name, t in (("key", key), ("value", value)):
-        try:
-            batch = torch.broadcast_shapes(batch, t.shape[:-2])
-        except RuntimeError:
-            raise ValueError(
-                f"{name} must have batch dimensions (all but the last two) that broadcast with {tuple(batch)}, "
-                f"got shape {tuple(t.shape)}"
-            ) from None
-    return tuple(batch)
+    check.same_dtype("query", query, key=key, value=value)
 
 
 def _masked_softmax(s: torch.Tensor) -> torch.Tensor:
@@ -267,7 +251,7 @@ def scaled_dot_product_attention(
             raise ValueError(f"value must have the key's number of heads {key.shape[-3]} (dim -3) when enable_gqa=True")
         g = query.shape[-3] // key.shape[-3]
         key, value = key.repeat_interleave(g, dim=-3), value.repeat_interleave(g, dim=-3)
-    _broadcast_batch(query, key, value)
+    check.batch_broadcast(query, key=key, value=value)
     # s_ij = scale * q_i . k_j
     s = scale * query @ key.transpose(-2, -1)  # (*, L, S)
     if is_causal:
@@ -494,10 +478,16 @@ def multi_head_attention(
     for name, b, n in (("in_proj_bias", in_proj_bias, 3 * d), ("out_proj_bias", out_proj_bias, d)):
         if b is not None:
             check.same_shape(name, check.tensor(name, b), (n,))
-    tensors = {"key": key, "value": value, "in_proj_weight": in_proj_weight, "in_proj_bias": in_proj_bias}
-    for name, t in {**tensors, "out_proj_weight": out_proj_weight, "out_proj_bias": out_proj_bias}.items():
-        if t is not None and t.dtype != query.dtype:
-            raise TypeError(f"{name} must have the dtype of query ({query.dtype}), got {t.dtype}")
+    check.same_dtype(
+        "query",
+        query,
+        key=key,
+        value=value,
+        in_proj_weight=in_proj_weight,
+        in_proj_bias=in_proj_bias,
+        out_proj_weight=out_proj_weight,
+        out_proj_bias=out_proj_bias,
+    )
     D = d // H
     b_q, b_k, b_v = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
     W_q, W_k, W_v = in_proj_weight.chunk(3)  # 3 x (d, d)

@@ -25,34 +25,14 @@ __all__ = [
 ]
 
 
-def _same_dtype(ref_name: str, ref, **tensors) -> None:
-    """Check that every given tensor has the dtype of ``ref`` (named ``ref_name``)."""
-    for name, t in tensors.items():
-        if t.dtype != ref.dtype:
-            raise TypeError(f"{name} must have the dtype of {ref_name} ({ref.dtype}), got {t.dtype}")
-
-
-def _broadcast_batch(query, **tensors) -> None:
-    """Check that the batch dimensions (all but the last two) of ``query`` and the given tensors broadcast."""
-    batch = query.shape[:-2]
-    for name, t in tensors.items():
-        try:
-            batch = torch.broadcast_shapes(batch, t.shape[:-2])
-        except RuntimeError:
-            raise ValueError(
-                f"{name} must have batch dimensions (all but the last two) that broadcast with {tuple(batch)}, "
-                f"got shape {tuple(t.shape)}"
-            ) from None
-
-
 def _pair(query, key, value):
     """Check (*, L, d_q) query, (*, S, d_k) key and (*, S, d_v) value; sizes d_q and d_k may differ."""
     for name, t in (("query", query), ("key", key), ("value", value)):
         check.tensor(name, t, min_ndim=2)
     if value.shape[-2] != key.shape[-2]:
         raise ValueError(f"value must have as many rows as key ({key.shape[-2]}), got shape {tuple(value.shape)}")
-    _same_dtype("query", query, key=key, value=value)
-    _broadcast_batch(query, key=key, value=value)
+    check.same_dtype("query", query, key=key, value=value)
+    check.batch_broadcast(query, key=key, value=value)
 
 
 @question("additive-attention")
@@ -128,7 +108,7 @@ def additive_attention(query, key, value, W_q, W_k, v) -> tuple[torch.Tensor, to
     d_a = check.tensor("v", v, ndim=1).shape[0]
     check.same_shape("W_q", check.tensor("W_q", W_q, ndim=2), (d_a, d_q), "(len(v), query size)")
     check.same_shape("W_k", check.tensor("W_k", W_k, ndim=2), (d_a, d_k), "(len(v), key size)")
-    _same_dtype("query", query, W_q=W_q, W_k=W_k, v=v)
+    check.same_dtype("query", query, W_q=W_q, W_k=W_k, v=v)
     # e_ij = v . tanh(W_q q_i + W_k k_j), broadcast over (L, S)
     e = torch.tanh((query @ W_q.T).unsqueeze(-2) + (key @ W_k.T).unsqueeze(-3)) @ v  # (*, L, S)
     a = torch.softmax(e, dim=-1)  # (*, L, S)
@@ -204,7 +184,7 @@ def multiplicative_attention(query, key, value, weight=None) -> tuple[torch.Tens
             raise ValueError(f"key must have the query's size {query.shape[-1]} without weight, got {key.shape[-1]}")
         weight = torch.eye(query.shape[-1], dtype=query.dtype)
     check.same_shape("weight", check.tensor("weight", weight, ndim=2), (query.shape[-1], key.shape[-1]), "(d_q, d_k)")
-    _same_dtype("query", query, weight=weight)
+    check.same_dtype("query", query, weight=weight)
     # e_ij = (W^T q_i) . k_j
     e = (query @ weight) @ key.transpose(-2, -1)  # (*, L, S)
     a = torch.softmax(e, dim=-1)  # (*, L, S)
@@ -273,8 +253,8 @@ def location_attention(query, value, weight) -> tuple[torch.Tensor, torch.Tensor
         raise ValueError(
             f"value must have {weight.shape[0]} positions (rows of weight), got shape {tuple(value.shape)}"
         )
-    _same_dtype("query", query, value=value, weight=weight)
-    _broadcast_batch(query, value=value)
+    check.same_dtype("query", query, value=value, weight=weight)
+    check.batch_broadcast(query, value=value)
     # a_t = softmax(W h_t): one score per source position, no keys
     a = torch.softmax(query @ weight.T, dim=-1)  # (*, L, S)
     return a @ value, a  # (*, L, d_v), (*, L, S)
@@ -440,7 +420,7 @@ def self_attention(x, in_proj_weight=None, is_causal: bool = False) -> torch.Ten
         q = k = v = x  # (*, T, C)
     else:
         check.same_shape("in_proj_weight", check.tensor("in_proj_weight", in_proj_weight), (3 * C, C), "(3C, C)")
-        _same_dtype("x", x, in_proj_weight=in_proj_weight)
+        check.same_dtype("x", x, in_proj_weight=in_proj_weight)
         # [Q, K, V] = X [W_Q, W_K, W_V]^T
         q, k, v = (x @ in_proj_weight.T).chunk(3, dim=-1)  # 3 x (*, T, C)
     return F.scaled_dot_product_attention(q, k, v, is_causal=is_causal)  # (*, T, C)

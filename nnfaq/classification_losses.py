@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import torch
 
+from nnfaq import _reduction
 from nnfaq import _validate as check
 from nnfaq._registry import question
 
 __all__ = ["cross_entropy", "cross_entropy_grad", "nll_loss", "smooth_one_hot"]
-
-_REDUCTIONS = ("none", "mean", "sum")
 
 
 def _class_dim(input: torch.Tensor) -> int:
@@ -142,7 +141,7 @@ def nll_loss(
     True
     """
     check.tensor("input", input, min_ndim=1)
-    check.choice("reduction", reduction, _REDUCTIONS)
+    check.choice("reduction", reduction, _reduction.REDUCTIONS)
     ignore_index = check.integer("ignore_index", ignore_index)
     cdim = _class_dim(input)
     weight = _check_weight(weight, input.shape[cdim])
@@ -244,7 +243,7 @@ def cross_entropy(
     ValueError: target must contain class indices in [0, 3) or ignore_index=-100
     """
     check.tensor("input", input, min_ndim=1)
-    check.choice("reduction", reduction, _REDUCTIONS)
+    check.choice("reduction", reduction, _reduction.REDUCTIONS)
     ignore_index = check.integer("ignore_index", ignore_index)
     eps = check.number("label_smoothing", label_smoothing, low=0.0, high=1.0)
     cdim = _class_dim(input)
@@ -255,15 +254,14 @@ def cross_entropy(
     logp = input - torch.logsumexp(input, cdim, keepdim=True)  # (B, C, *)
     if isinstance(target, torch.Tensor) and target.is_floating_point():
         check.same_shape("target", target, input.shape, "probability targets have input's shape")
-        if bool(((target < 0) | (target > 1) | target.isnan()).any()):
-            raise ValueError("target must contain probabilities in [0, 1]")
+        check.probabilities("target", target)
         if not torch.allclose(target.sum(cdim), torch.ones((), dtype=target.dtype), atol=1e-4):
             raise ValueError(f"target probabilities must sum to 1 along dimension {cdim}")
         # q = (1 - eps) y + eps / C, then -sum_c w_c q_c log p_c
         q = target * (1 - eps) + eps / C  # (B, C, *)
         wq = q * weight.reshape(wshape) if weight is not None else q
         loss = -(wq * logp).sum(cdim)  # (B, *)
-        return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+        return _reduction.reduce(loss, reduction)
     valid = _check_indices(target, input, ignore_index)  # (B, *)
     nll, w = _nll(logp, target, valid, weight, cdim)  # (B, *)
     # the uniform part of the smoothed target: -sum_c w_c log p_c, zero where ignored

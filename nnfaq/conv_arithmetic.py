@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from nnfaq import _sliding
 from nnfaq import _validate as check
 from nnfaq._registry import question
 
@@ -34,14 +35,6 @@ KINDS = (
     "spatially-separable",
     "transposed",
 )
-
-
-def _conv_size(n, k, s, p, d):
-    span = d * (k - 1) + 1
-    if n + 2 * p < span:
-        raise ValueError(f"kernel_size must fit in the padded input: dilated kernel {span}, padded input {n + 2 * p}")
-    # floor((n + 2p - d(k - 1) - 1) / s) + 1, with integer division
-    return (n + 2 * p - span) // s + 1
 
 
 @question("conv-output-size")
@@ -117,7 +110,7 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0, di
         if padding == "same":
             return n
         padding = 0
-    return _conv_size(n, k, s, check.integer("padding", padding, low=0), d)
+    return _sliding.output_size(n, k, s, check.integer("padding", padding, low=0), d)
 
 
 @question("transposed-conv-output-size")
@@ -345,7 +338,7 @@ def conv_cost(
             out = tuple(conv_transpose_output_size(*args, 0, dil) for args in zip(size, kernel, strides, pads))
             positions = math.prod(size)  # every input pixel scatters one kernel copy
         else:
-            out = tuple(_conv_size(*args, dil) for args in zip(size, kernel, strides, pads))
+            out = tuple(_sliding.output_size(*args, dil) for args in zip(size, kernel, strides, pads))
             positions = math.prod(out)  # every output pixel gathers one window
         weights = co * (ci // groups_l) * math.prod(kernel)
         params, macs, size = params + weights + (co if bias else 0), macs + weights * positions, out

@@ -22,8 +22,7 @@ __all__ = ["commutes_with_shift", "conv1d", "conv2d", "conv3d"]
 def _conv_checks(input, weight, bias, groups, n):
     check.tensor("input", input, ndim=(n + 1, n + 2))
     check.tensor("weight", weight, ndim=n + 2)
-    if weight.dtype != input.dtype:
-        raise TypeError(f"weight must have the dtype of input ({input.dtype}), got {weight.dtype}")
+    check.same_dtype("input", input, weight=weight)
     _sliding.check_nonempty(input, n, weight)
     groups = check.integer("groups", groups, low=1)
     C_in, C_out = input.shape[-n - 1], weight.shape[0]
@@ -35,8 +34,7 @@ def _conv_checks(input, weight, bias, groups, n):
         )
     if bias is not None:
         check.tensor("bias", bias, ndim=1)
-        if bias.dtype != input.dtype:
-            raise TypeError(f"bias must have the dtype of input ({input.dtype}), got {bias.dtype}")
+        check.same_dtype("input", input, bias=bias)
         check.same_shape("bias", bias, (C_out,), "weight.shape[0], the output channels")
     return groups
 

@@ -12,12 +12,11 @@ import math
 
 import torch
 
+from nnfaq import _reduction
 from nnfaq import _validate as check
 from nnfaq._registry import question
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "log_softmax", "softmax"]
-
-_REDUCTIONS = ("none", "mean", "sum")
 
 
 def _dim(input: torch.Tensor, dim) -> int:
@@ -31,12 +30,6 @@ def _dim(input: torch.Tensor, dim) -> int:
     return dim
 
 
-def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
-
-
 def _weight(name: str, w, input: torch.Tensor) -> torch.Tensor:
     """Check an optional weight tensor that must broadcast to ``input``'s shape (the output keeps that shape)."""
     check.tensor(name, w)
@@ -47,11 +40,6 @@ def _weight(name: str, w, input: torch.Tensor) -> torch.Tensor:
     if not fits:
         raise ValueError(f"{name} must broadcast to input's shape {tuple(input.shape)}, got shape {tuple(w.shape)}")
     return w
-
-
-def _in_unit_interval(name: str, x: torch.Tensor) -> None:
-    if bool(((x < 0) | (x > 1) | x.isnan()).any()):
-        raise ValueError(f"{name} must contain probabilities in [0, 1]")
 
 
 @question("sigmoid-vs-softmax")
@@ -282,9 +270,9 @@ def binary_cross_entropy(
     check.tensor("input", input)
     check.tensor("target", target)
     check.same_shape("target", target, input.shape, "the shape of input")
-    check.choice("reduction", reduction, _REDUCTIONS)
-    _in_unit_interval("input", input)
-    _in_unit_interval("target", target)
+    check.choice("reduction", reduction, _reduction.REDUCTIONS)
+    check.probabilities("input", input)
+    check.probabilities("target", target)
     # PyTorch clamps each log at -100 so that p = 0 or 1 gives a finite loss; clamping the argument at
     # e^-100 instead gives the same value and a zero (not NaN) gradient where the clamp is active
     floor = math.exp(-100)
@@ -293,7 +281,7 @@ def binary_cross_entropy(
     loss = -(target * log_p + (1 - target) * log_1mp)  # (*)
     if weight is not None:
         loss = loss * _weight("weight", weight, input)
-    return _reduce(loss, reduction)
+    return _reduction.reduce(loss, reduction)
 
 
 @question("bce-with-logits")
@@ -384,8 +372,8 @@ def binary_cross_entropy_with_logits(
     check.tensor("input", input)
     check.tensor("target", target)
     check.same_shape("target", target, input.shape, "the shape of input")
-    check.choice("reduction", reduction, _REDUCTIONS)
-    _in_unit_interval("target", target)
+    check.choice("reduction", reduction, _reduction.REDUCTIONS)
+    check.probabilities("target", target)
     # softplus(-x) = log(e^0 + e^-x); logaddexp never overflows and its gradient is exactly -sigmoid(-x)
     softplus_neg = torch.logaddexp(torch.zeros_like(input), -input)  # (*)
     if pos_weight is None:
@@ -395,4 +383,4 @@ def binary_cross_entropy_with_logits(
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg  # (*)
     if weight is not None:
         loss = loss * _weight("weight", weight, input)
-    return _reduce(loss, reduction)
+    return _reduction.reduce(loss, reduction)

@@ -11,25 +11,18 @@ import math
 
 import torch
 
+from nnfaq import _reduction
 from nnfaq import _validate as check
 from nnfaq._registry import question
 
 __all__ = ["huber_loss", "kl_div", "l1_loss", "mse_loss"]
 
-_REDUCTIONS = ("none", "mean", "sum")
 
-
-def _pair(input, target, reduction: str, reductions: tuple[str, ...] = _REDUCTIONS) -> None:
+def _pair(input, target, reduction: str, reductions: tuple[str, ...] = _reduction.REDUCTIONS) -> None:
     check.tensor("input", input)
     check.tensor("target", target)
     check.same_shape("target", target, input.shape, "the shape of input")
     check.choice("reduction", reduction, reductions)
-
-
-def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
 
 
 @question("cross-entropy-vs-mse")
@@ -86,7 +79,7 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mea
     """
     _pair(input, target, reduction)
     # e_i = x_i - y_i, loss e_i^2
-    return _reduce((input - target).pow(2), reduction)
+    return _reduction.reduce((input - target).pow(2), reduction)
 
 
 @question("l1-vs-l2-loss")
@@ -146,7 +139,7 @@ def l1_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
     [1.0, 1.0]
     """
     _pair(input, target, reduction)
-    return _reduce((input - target).abs(), reduction)
+    return _reduction.reduce((input - target).abs(), reduction)
 
 
 @question("huber-loss")
@@ -214,7 +207,7 @@ def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean
     e = input - target  # (*)
     a = e.abs()  # (*)
     loss = torch.where(a <= delta, 0.5 * e.pow(2), delta * (a - 0.5 * delta))  # (*)
-    return _reduce(loss, reduction)
+    return _reduction.reduce(loss, reduction)
 
 
 @question("kl-divergence")
@@ -297,7 +290,7 @@ def kl_div(
     >>> torch.allclose(ours, kl_div(p.log(), q, reduction="batchmean"))
     False
     """
-    _pair(input, target, reduction, (*_REDUCTIONS, "batchmean"))
+    _pair(input, target, reduction, (*_reduction.REDUCTIONS, "batchmean"))
     check.flag("log_target", log_target)
     if not bool((input <= 0).all()):  # also refuses NaN
         raise ValueError("input must contain log-probabilities (all <= 0, no NaN); pass log(q), not q")
@@ -307,10 +300,9 @@ def kl_div(
         # p (log p - log q)
         loss = target.exp() * (target - input)  # (*)
     else:
-        if bool(((target < 0) | (target > 1) | target.isnan()).any()):
-            raise ValueError("target must contain probabilities in [0, 1]")
+        check.probabilities("target", target)
         # p log p - p log q, with 0 log 0 = 0
         loss = torch.xlogy(target, target) - target * input  # (*)
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.dim() else 1)
-    return _reduce(loss, reduction)
+    return _reduction.reduce(loss, reduction)

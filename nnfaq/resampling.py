@@ -118,8 +118,7 @@ def conv_transpose2d(
     """
     check.tensor("input", input, ndim=(3, 4))
     check.tensor("weight", weight, ndim=4)
-    if weight.dtype != input.dtype:
-        raise TypeError(f"weight must have the dtype of input ({input.dtype}), got {weight.dtype}")
+    check.same_dtype("input", input, weight=weight)
     _sliding.check_nonempty(input, 2, weight)
     groups = check.integer("groups", groups, low=1)
     C, C_out = input.shape[-3], weight.shape[1] * groups
@@ -129,8 +128,7 @@ def conv_transpose2d(
         raise ValueError(f"weight must have shape (C = {C}, C_out / groups, K_h, K_w), got {tuple(weight.shape)}")
     if bias is not None:
         check.tensor("bias", bias, ndim=1)
-        if bias.dtype != input.dtype:
-            raise TypeError(f"bias must have the dtype of input ({input.dtype}), got {bias.dtype}")
+        check.same_dtype("input", input, bias=bias)
         check.same_shape("bias", bias, (C_out,), "weight.shape[1] * groups, the output channels")
     stride = check.int_tuple("stride", stride, 2, low=1)
     dilation = check.int_tuple("dilation", dilation, 2, low=1)
@@ -226,11 +224,8 @@ def pool_output_size(
     ceil_mode = check.flag("ceil_mode", ceil_mode)
     if p > k // 2:
         raise ValueError(f"padding must be at most half of kernel_size ({k // 2}), got {p}")
-    span = d * (k - 1) + 1
-    if n + 2 * p < span:
-        raise ValueError(f"kernel_size must fit in the padded input: dilated kernel {span}, padded input {n + 2 * p}")
     # floor (or ceil) of (n + 2p - d(K - 1) - 1) / s, plus 1
-    out = (-(-(n + 2 * p - span) // s) if ceil_mode else (n + 2 * p - span) // s) + 1
+    out = _sliding.output_size(n, k, s, p, d, ceil_mode)
     if ceil_mode and (out - 1) * s >= n + p:  # the last window would start in the right padding
         out -= 1
     return out

@@ -45,3 +45,24 @@ def test_number_and_integer_reject_bools():
         check.integer("n", True)
     with pytest.raises(ValueError, match="n must be >= 1, got 0"):
         check.integer("n", 0, low=1)
+
+
+def test_same_dtype_names_the_first_mismatch_and_skips_none():
+    q = torch.zeros(2, 3, dtype=torch.float64)
+    check.same_dtype("query", q, key=q, bias=None)
+    with pytest.raises(TypeError, match=r"value must have the dtype of query \(torch.float64\), got torch.float32"):
+        check.same_dtype("query", q, key=q, value=q.float())
+
+
+def test_batch_broadcast_returns_the_batch_or_names_the_tensor():
+    q, k = torch.zeros(4, 1, 5, 3), torch.zeros(2, 6, 3)
+    assert check.batch_broadcast(q, key=k) == (4, 2)
+    with pytest.raises(ValueError, match=r"value must have batch dimensions .* broadcast with \(4, 2\), got shape"):
+        check.batch_broadcast(q, key=k, value=torch.zeros(3, 6, 3))
+
+
+def test_probabilities_refuses_out_of_range_and_nan():
+    check.probabilities("target", torch.tensor([0.0, 0.5, 1.0]))
+    for bad in (-1e-9, 1 + 1e-9, float("nan")):
+        with pytest.raises(ValueError, match=r"target must contain probabilities in \[0, 1\]"):
+            check.probabilities("target", torch.tensor([0.5, bad], dtype=torch.float64))
