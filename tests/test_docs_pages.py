@@ -95,3 +95,12 @@ def test_landing_page_counts_come_from_the_registry():
     n_mistakes = sum(len(q.mistakes) for q in QUESTIONS)
     assert first.startswith(f"**{len(QUESTIONS)} questions in {len(nnfaq.TOPICS)} topics")
     assert f"{n_mistakes} common wrong answers corrected" in first
+
+
+def test_readme_counts_match_the_registry_and_gallery():
+    readme = (DOCS.parent / "README.md").read_text()
+    n_examples = len(list((DOCS.parent / "gallery").rglob("plot_*.py")))
+    n_mistakes = sum(len(q.mistakes) for q in QUESTIONS)
+    assert f"**{len(QUESTIONS)} questions in {len(nnfaq.TOPICS)} topics**" in readme
+    assert f"{n_mistakes} wrong or half-true answers" in readme
+    assert f"A gallery** of {n_examples} illustrated examples" in readme
