@@ -70,10 +70,11 @@ def _record(name: str, fields: str):
     """A small immutable tuple type with named fields (collections.namedtuple costs start-up time)."""
     names = tuple(fields.split())
 
-    def __new__(cls, *values):
-        if len(values) != len(names):
-            raise TypeError(f"{name} takes {len(names)} fields ({', '.join(names)}), got {len(values)}")
-        return tuple.__new__(cls, values)
+    # written out like namedtuple's, so the signature names the fields: Question(id, topic, ...)
+    args = ", ".join(names)
+    scope: dict = {}
+    exec(f"def __new__(cls, {args}):\n    return tuple.__new__(cls, ({args},))", scope)
+    __new__ = scope["__new__"]
 
     def __repr__(self):
         return f"{name}({', '.join(f'{n}={v!r}' for n, v in zip(names, self))})"
