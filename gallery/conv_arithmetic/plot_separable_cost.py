@@ -63,7 +63,6 @@ for c in channels:
     costs = [conv_cost(kind, c, c, k, size, padding=1)["macs"] for kind in ("depthwise-separable", "standard")]
     mac_ratio.append(costs[0] / costs[1])
     time_ratio.append(t_sep / t_std)
-    print(f"C={c:3d}: standard {t_std * 1e3:6.2f} ms, separable {t_sep * 1e3:6.2f} ms")
 
 fig, ax = plt.subplots()
 ax.plot(channels, mac_ratio, "o-", label="multiply-adds (and weights): 1/C + 1/9")

@@ -34,9 +34,9 @@ ax.legend()
 # -----------------------------------------
 # The task: read a sequence of 30 numbers and output the mean of the first 10, so the gradient must
 # travel back through time. The recurrent weights start at twice PyTorch's default. We expect the
-# unclipped run to hit a gradient norm in the thousands at some step, and its loss to jump and
-# never recover; in the clipped run every update is bounded, the weights never get thrown into
-# that region, and the loss keeps falling.
+# unclipped run's gradient norm to grow until one update throws the weights so far that the loss
+# overflows (the curve stops: the loss is no longer a finite number); in the clipped run every
+# update is bounded and the loss keeps falling.
 x = torch.randn(128, 30, 1, generator=torch.Generator().manual_seed(1))
 y = x[:, :10, 0].mean(dim=1, keepdim=True)
 
@@ -47,7 +47,7 @@ def train(max_norm):
     with torch.no_grad():
         rnn.weight_hh_l0.mul_(2.0)
     params = [*rnn.parameters(), *head.parameters()]
-    opt = torch.optim.SGD(params, lr=0.05, momentum=0.9)
+    opt = torch.optim.SGD(params, lr=0.1, momentum=0.9)
     losses, norms = [], []
     for _ in range(150):
         opt.zero_grad()
@@ -72,10 +72,14 @@ ax.legend()
 # %%
 # Gradient norms before clipping
 # ------------------------------
-# The largest norm each run saw (``clip_grad_norm_`` returns the norm *before* clipping), and its
-# final loss.
+# ``clip_grad_norm_`` returns the norm *before* clipping, so both runs record how large the
+# gradient got. The exact numbers of the unclipped run depend on rounding (it is chaotic), so we
+# print the facts that do not: it blew up, and the clipped run did not.
 for label, (losses, norms) in runs.items():
-    print(f"{label:>28}: max gradient norm {max(norms):9.1f}, final loss {losses[-1]:.4f}")
+    finite = torch.isfinite(torch.tensor(losses[-1])).item()
+    print(f"{label:>28}: largest gradient norm above 1000: {max(norms) > 1e3}, loss finite at the end: {finite}")
+clipped_losses, _ = runs["clip_grad_norm_(max_norm=1)"]
+print(f"clipped run: final loss below 1% of the first: {clipped_losses[-1] < 0.01 * clipped_losses[0]}")
 
 # %%
 # Takeaway

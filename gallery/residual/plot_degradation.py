@@ -41,9 +41,12 @@ ax.legend()
 # %%
 # Final training losses
 # ---------------------
-# The 30-block plain network should end an order of magnitude or more above the other two.
-for label, losses in curves.items():
-    print(f"{label:>20}: final training loss {losses[-1]:.4f}")
+# The 30-block plain network should end an order of magnitude or more above the other two. (The
+# exact losses depend on the CPU's rounding; the order does not.)
+final = {label: losses[-1] for label, losses in curves.items()}
+plain_deep = final["plain, 30 blocks"]
+print(f"plain 30 blocks ends 10x above plain 3 blocks: {plain_deep > 10 * final['plain, 3 blocks']}")
+print(f"plain 30 blocks ends 10x above residual 30 blocks: {plain_deep > 10 * final['residual, 30 blocks']}")
 
 # %%
 # It is not vanishing gradients
@@ -61,7 +64,7 @@ ax.semilogy(norms, "o-", ms=3)
 ax.set_xlabel("linear layer (0 = input side)")
 ax.set_ylabel("‖∂L/∂W‖ (log scale)")
 ax.set_title("30-block plain network with batch norm, at initialization")
-print(f"first layer / last layer gradient norm: {norms[0] / norms[-1]:.1f}")
+print(f"first layer's gradient norm is larger than the last layer's: {norms[0] > norms[-1]}")
 
 # %%
 # Takeaway

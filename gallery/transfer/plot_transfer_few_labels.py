@@ -106,8 +106,10 @@ ax.set_xlabel("labelled images per class (digits 5-9)")
 ax.set_ylabel("validation accuracy")
 ax.set_title("Digits 5-9 from few labels, with and without features from 0-4")
 ax.legend()
-for m in methods:
-    print(f"{m:>28}: " + "  ".join(f"{s:.2f}" for s in scores[m]))
+# the figure shows the accuracies; their last digits depend on the CPU's rounding during training,
+# so we print only what does not
+print("with 1 label per class, every method beats chance:", all(scores[m][0] > 0.2 for m in methods))
+print("with 30 labels per class, every method is above 0.85:", all(scores[m][-1] > 0.85 for m in methods))
 
 # %%
 # Takeaway
