@@ -39,8 +39,14 @@ def install(session: nox.Session, *groups: str, project: bool = True) -> None:
     session.install("-c", CONSTRAINTS, *requirements, *(["-e", "."] if project else []))
 
 
-def sphinx_build(session: nox.Session, *extra: str) -> None:
-    session.run("sphinx-build", "-W", "-n", "--keep-going", "-b", "html", "docs", str(HTML), *extra, env=ENV)
+def build_site(session: nox.Session, *extra: str, examples: bool = True) -> None:
+    """sphinx-build -W -n --keep-going; with examples, then fail on any that failed, did not run or was slow."""
+    prose_only = [] if examples else ["-D", "plot_gallery=0"]
+    session.run(
+        "sphinx-build", "-W", "-n", "--keep-going", "-b", "html", "docs", str(HTML), *prose_only, *extra, env=ENV
+    )
+    if examples:
+        session.run("python", "docs/_ext/check_gallery.py", str(HTML), env=ENV)
 
 
 @nox.session
@@ -56,9 +62,7 @@ def docs(session: nox.Session) -> None:
     install(session, "docs")
     no_examples = "--no-examples" in session.posargs
     extra = [a for a in session.posargs if a != "--no-examples"]
-    sphinx_build(session, *(["-D", "plot_gallery=0"] if no_examples else []), *extra)
-    if not no_examples:
-        session.run("python", "docs/_ext/check_gallery.py", str(HTML), env=ENV)
+    build_site(session, *extra, examples=not no_examples)
     session.log(f"The site is built: open {HTML / 'index.html'}")
 
 
@@ -107,7 +111,7 @@ def browser(session: nox.Session) -> None:
     """
     install(session, "docs", "test", "browser")
     if "--no-build" not in session.posargs:
-        sphinx_build(session)
+        build_site(session)
     args = [a for a in session.posargs if a != "--no-build"]
     # the browser tests only: no doctest collection, and tests/browser is not ignored when named
     opts = "addopts=--import-mode=importlib -p no:cacheprovider --strict-markers"
