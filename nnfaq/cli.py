@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import sys
-import textwrap
 
 from nnfaq import _registry
 
@@ -60,7 +58,12 @@ _STOPWORDS = frozenset(
         "your",
     }
 )
-_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _find_words(text: str) -> list[str]:
+    import re  # imported on first use: list and show start without it when they can
+
+    return re.findall(r"[a-z0-9]+", text)
 
 
 class UsageError(Exception):
@@ -220,7 +223,7 @@ def search(query: str) -> list[tuple[float, _registry.Question]]:
 
     fields = {q.id: _search_fields(q) for q in _registry.questions()}
     vocabulary = {w for fs in fields.values() for _, words in fs for w in words}
-    words = _words(query) or _WORD.findall(query.lower())
+    words = _words(query) or _find_words(query.lower())
     if not words:
         return []
     similar = [_similar_words(w, vocabulary, difflib) for w in words]
@@ -255,7 +258,7 @@ def _search_fields(q: _registry.Question) -> list[tuple[float, set[str]]]:
 
 
 def _vocabulary(text: str, pairs: bool = False) -> set[str]:
-    raw = _WORD.findall(text.lower())
+    raw = _find_words(text.lower())
     words = {w for w in raw if w not in _STOPWORDS}
     if pairs:  # "batch-norm" is also "batchnorm": index neighbouring words joined as well
         words.update(a + b for a, b in itertools.pairwise(raw))
@@ -263,7 +266,7 @@ def _vocabulary(text: str, pairs: bool = False) -> set[str]:
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    return [w for w in _find_words(text.lower()) if w not in _STOPWORDS]
 
 
 def _similar_words(word: str, vocabulary: set[str], difflib) -> dict[str, float]:
@@ -324,6 +327,11 @@ def plain(text: str) -> str:
     """
     if not any(c in text for c in "`*_\\"):
         return text
+    literal_only = text.replace("``", "")
+    if not any(c in literal_only for c in "`*\\") and "]_" not in literal_only:
+        return literal_only  # only ``literals``: no regular expressions needed
+    import re
+
     text = re.sub(r"`([^`<]+?)\s*<([^>]+)>`__?", r"\1 (\2)", text)  # `title <https://...>`_
     text = re.sub(r":(?:py:)?(?:func|meth):`(~?[^`]+?)(?:\(\))?`", _role_name, text)
     text = re.sub(r":(?:py:)?[a-z]+:`([^`]+)`", _role_name, text)
@@ -335,7 +343,9 @@ def plain(text: str) -> str:
     return text.replace("\\ ", "")
 
 
-def _role_name(match: re.Match) -> str:
+def _role_name(match) -> str:
+    import re
+
     whole, target = match[0], match[1]
     title = re.fullmatch(r"(.+?)\s*<(.+)>", target)
     if title:
@@ -371,6 +381,7 @@ def check(selected, *, verbose: bool = False, stream=None) -> list[tuple[_regist
     import doctest
     import importlib
     import io
+    import textwrap
     import time
 
     import numpy as np
@@ -528,13 +539,16 @@ class _Out:
 
     def hanging(self, head: str, text: str) -> None:
         """``head`` then ``text`` wrapped, continuation lines aligned under the text."""
-        wrapped = textwrap.wrap(plain(text), self.width - len(head), break_on_hyphens=False) or [""]
+        wrapped = _wrap(plain(text), self.width - len(head)) or [""]
         print(head + wrapped[0])
         for rest in wrapped[1:]:
             print(" " * len(head) + rest)
 
     def paragraphs(self, text: str, indent: str = "  ") -> None:
         """Re-wrap rst prose paragraph by paragraph; bullet items stay separate."""
+        import re
+        import textwrap
+
         for i, para in enumerate(re.split(r"\n\s*\n", textwrap.dedent(text).strip())):
             if i:
                 print()
@@ -549,9 +563,24 @@ class _Out:
 
     def examples(self, text: str) -> None:
         """The Examples section: prose re-wrapped, doctest blocks verbatim."""
+        import re
+        import textwrap
+
         for block in re.split(r"\n\s*\n", textwrap.dedent(text).strip()):
             print()
             if block.lstrip().startswith(">>>"):
                 print(textwrap.indent(block, "    "))
             else:
                 self.paragraphs(block)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Greedy word wrap, as ``textwrap.wrap`` does, without importing ``re``; a word longer than the
+    line (an id, a long function name) is kept whole instead of being cut."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines

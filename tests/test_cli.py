@@ -488,3 +488,22 @@ def test_fast_parser_agrees_with_argparse(argv):
 )
 def test_fast_parser_leaves_everything_else_to_argparse(argv):
     assert cli._fast_args(argv) is None
+
+
+@pytest.mark.parametrize("width", [40, 60, 96])
+def test_wrap_matches_textwrap_on_every_question(width):
+    import textwrap
+
+    for q in QUESTIONS:
+        text = plain(q.text)
+        assert cli._wrap(text, width) == textwrap.wrap(text, width, break_on_hyphens=False)
+
+
+def test_wrap_keeps_a_word_longer_than_the_line_whole():
+    assert cli._wrap("a sparse_categorical_crossentropy b", 10) == ["a", "sparse_categorical_crossentropy", "b"]
+
+
+def test_plain_literal_only_fast_path():
+    assert plain("how does ``clip_grad_norm_`` work?") == "how does clip_grad_norm_ work?"
+    assert plain("``a`` and :func:`b`") == "a and b()"  # a role: the full path
+    assert plain("see [1]_ and ``x``") == "see [1] and x"
