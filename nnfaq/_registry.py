@@ -28,6 +28,7 @@ import sys
 #: Topic modules of :mod:`nnfaq`, in the order the site and the CLI show them.
 TOPICS: tuple[str, ...] = (
     "regularization",
+    "train_eval",
     "backprop",
     "initialization",
     "gradients",

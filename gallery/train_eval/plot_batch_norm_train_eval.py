@@ -15,7 +15,7 @@ normalizes with those running values. This page watches both sets of statistics.
 import matplotlib.pyplot as plt
 import torch
 
-from nnfaq.regularization import batch_norm
+from nnfaq.train_eval import batch_norm
 
 torch.manual_seed(0)
 running_mean, running_var = torch.zeros(1), torch.ones(1)
@@ -66,4 +66,4 @@ ax.legend()
 # ``model.eval()`` does not disable batch norm. In training it normalizes with batch statistics and
 # updates the running mean and (unbiased) variance; in evaluation it normalizes with those running
 # statistics, so each example is treated alone and deterministically. See
-# :func:`nnfaq.regularization.batch_norm`.
+# :func:`nnfaq.train_eval.batch_norm`.
