@@ -22,7 +22,9 @@ _collected_doctests = 0
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for flag in nnfaq_conf.SETTINGS["doctest"]["optionflags"]:
+    from nnfaq import _repro
+
+    for flag in _repro.DOCTEST_OPTIONFLAGS:
         config.addinivalue_line("doctest_optionflags", flag)
 
 
@@ -53,7 +55,6 @@ def _reset_state():
 @pytest.fixture(autouse=True)
 def _doctest_names(doctest_namespace: dict) -> None:
     """Names every docstring example may use without importing them."""
-    import numpy as np
-    import torch
+    from nnfaq import _repro
 
-    doctest_namespace.update(torch=torch, nn=torch.nn, F=torch.nn.functional, np=np)
+    doctest_namespace.update(_repro.doctest_namespace())

@@ -46,7 +46,7 @@ def build_site(session: nox.Session, *extra: str, examples: bool = True) -> None
         "sphinx-build", "-W", "-n", "--keep-going", "-b", "html", "docs", str(HTML), *prose_only, *extra, env=ENV
     )
     if examples:
-        session.run("python", "docs/_ext/check_gallery.py", str(HTML), env=ENV)
+        session.run("python", "tools/check_gallery.py", str(HTML), env=ENV)
 
 
 @nox.session
@@ -91,7 +91,7 @@ def lint(session: nox.Session) -> None:
 def gallery(session: nox.Session) -> None:
     """Run every gallery script standalone (no Sphinx), as a downloaded script runs; report each time."""
     install(session, "docs")
-    session.run("python", "docs/_ext/run_gallery.py", *session.posargs, env=ENV)
+    session.run("python", "tools/run_gallery.py", *session.posargs, env=ENV)
 
 
 @nox.session

@@ -5,7 +5,6 @@ Kept free of third-party imports at module level so nox can read it before anyth
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
@@ -23,15 +22,15 @@ def reset_state() -> None:
     """
     import matplotlib
     import matplotlib.pyplot as plt
-    import torch
 
-    repro = SETTINGS["reproducibility"]
-    torch.manual_seed(repro["seed"])
-    # the determinism check (tools/determinism.py) reruns everything with other thread counts
-    torch.set_num_threads(int(os.environ.get("NNFAQ_TORCH_THREADS", repro["torch_threads"])))
-    torch.set_default_dtype(torch.float32)
-    torch.set_grad_enabled(True)
-    torch.use_deterministic_algorithms(False)
+    from nnfaq import _repro
+
+    _repro.reset()
     plt.close("all")
     matplotlib.rcdefaults()
     plt.style.use(str(MPLSTYLE))
+
+
+def reset_example_state(gallery_conf, fname) -> None:
+    """sphinx-gallery's ``reset_modules`` hook: :func:`reset_state` before every example."""
+    reset_state()

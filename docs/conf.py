@@ -10,6 +10,8 @@ sys.path[:0] = [str(ROOT / "conf"), str(DOCS / "_ext"), str(ROOT)]
 import nnfaq_conf
 from sphinx_gallery.sorting import ExplicitOrder
 
+import nnfaq_pages
+
 import nnfaq
 
 project = "nnfaq"
@@ -28,13 +30,17 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "sphinx_copybutton",
     "sphinx_design",
-    "nnfaq_sphinx",  # docs/_ext: topic, practice and errata pages generated from the question registry
+    "sphinx.ext.viewcode",  # every answer's implementation, with its formula comments, one click away
+    "nnfaq_pages",  # docs/_ext: topic pages and gallery headers written from the question registry
+    "nnfaq_directives",  # docs/_ext: landing, practice, cheat-sheet, errata and API content from the registry
+    "nnfaq_docstrings",  # docs/_ext: a concept function's autodoc entry keeps its implementation sections only
     "thumbnail_alt",  # docs/_ext: gallery thumbnails get their example's title as alt text
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/**/*.ipynb", "auto_examples/**/*.py"]
+# sphinx-gallery's own per-gallery time pages load jQuery and DataTables from CDNs: not on this site
 suppress_warnings = ["config.cache"]  # sphinx-gallery's callables are referenced by name; see reset_modules
 
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
@@ -45,8 +51,16 @@ autosummary_generate = False  # the topic pages are the canonical entries; the A
 autodoc_typehints = "none"  # numpydoc's Parameters section carries the types
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
-numpydoc_validation_checks = {"GL08"}  # every public object has a docstring
+# numpydoc's own validation: every public object documented, with parameters, returns and examples
+numpydoc_validation_checks = {"GL08", "EX01", "PR01", "RT01", "GL07"}
+numpydoc_validation_exclude = {
+    r"\.[A-Z][A-Z_]*$",  # module constants: a comment, no sections
+    r"\.Value\.\w+$",  # the autograd engine's operators: one line each, proven by Value's examples
+}
+# the autograd engine's node links (micrograd's _children, _op) are internal, not parameters to document
+numpydoc_validation_overrides = {"PR01": [r"Values and gradients equal PyTorch's autograd"]}
 default_role = "py:obj"
+toc_object_entries = False  # the page's table of contents lists questions, not the folded autodoc entries
 nitpicky = True
 
 # No network at build time: intersphinx would fetch inventories, so references to torch and
@@ -62,23 +76,26 @@ nitpick_ignore_regex = [
 ]
 
 # --- sphinx-gallery ------------------------------------------------------------------------------
+# one gallery per part (sphinx-gallery allows one level of subfolders: the part's topics), as matplotlib does
 gallery = nnfaq_conf.SETTINGS["gallery"]
+GALLERY_PARTS = nnfaq_pages.parts_with_examples(ROOT / gallery["examples_dir"])
 sphinx_gallery_conf = {
-    "examples_dirs": f"../{gallery['examples_dir']}",
-    "gallery_dirs": gallery["gallery_dir"],
+    "examples_dirs": [f"../{gallery['examples_dir']}/{p}" for p in GALLERY_PARTS],
+    "gallery_dirs": [f"{gallery['gallery_dir']}/{p}" for p in GALLERY_PARTS],
     "filename_pattern": gallery["filename_pattern"],
-    "subsection_order": ExplicitOrder([f"../{gallery['examples_dir']}/{t}" for t in nnfaq.TOPICS]),
+    "subsection_order": ExplicitOrder(
+        [f"../{gallery['examples_dir']}/{t.part}/{t.name}" for t in nnfaq.topics() if t.part in GALLERY_PARTS]
+    ),
     "within_subsection_order": "FileNameSortKey",
     "doc_module": ("nnfaq",),
-    "reference_url": {"nnfaq": None},
     "backreferences_dir": "gen_modules/backreferences",
     "inspect_global_variables": False,
     # torch (seed, threads, dtype, grad mode) and matplotlib are reset before every example
-    "reset_modules": ("nnfaq_sphinx.reset_example_state",),
+    "reset_modules": ("nnfaq_conf.reset_example_state",),
     "reset_modules_order": "before",
     "junit": gallery["junit"],
     # its sg_execution_times pages load jQuery and DataTables from CDNs: the site must work offline.
-    # Times are in the JUnit file instead (read by docs/_ext/check_gallery.py and the bench session).
+    # Times are in the JUnit file instead (read by tools/check_gallery.py and the bench session).
     "write_computation_times": False,
     "download_all_examples": True,
     "remove_config_comments": True,
@@ -100,6 +117,7 @@ html_title = "nnfaq"
 html_favicon = "_static/favicon.svg"
 html_static_path = ["_static"]
 html_css_files = ["nnfaq.css"]
+html_js_files = ["nnfaq-filter.js"]
 html_show_sourcelink = False
 html_copy_source = False
 html_theme_options = {
@@ -112,11 +130,12 @@ html_theme_options = {
     "icon_links": [],
     "use_edit_page_button": False,
     "show_version_warning_banner": False,
-    "pygments_light_style": "default",
-    "pygments_dark_style": "monokai",
+    # the theme's accessible styles: code colours at WCAG AA contrast or better
+    "pygments_light_style": "a11y-high-contrast-light",
+    "pygments_dark_style": "a11y-high-contrast-dark",
 }
 html_context = {"default_mode": "auto"}
-html_sidebars = {"index": [], "practice": [], "errata": []}
+html_sidebars = {"index": [], "practice": [], "errata": [], "cheatsheet": []}
 
 # Copy only code, never the ">>> " / "... " prompts or the outputs of doctests.
 copybutton_prompt_text = r">>> |\.\.\. |\$ "

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "conf"), str(ROOT / "docs" / "_ext")]
+sys.path[:0] = [str(ROOT / "conf"), str(ROOT / "tools")]
 import nnfaq_conf  # noqa: E402
 
 GALLERY = nnfaq_conf.SETTINGS["gallery"]
