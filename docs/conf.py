@@ -8,7 +8,6 @@ ROOT = DOCS.parent
 sys.path[:0] = [str(ROOT / "conf"), str(DOCS / "_ext"), str(ROOT)]
 
 import nnfaq_conf
-from sphinx_gallery.sorting import ExplicitOrder
 
 import nnfaq_pages
 
@@ -35,6 +34,7 @@ extensions = [
     "nnfaq_directives",  # docs/_ext: landing, practice, cheat-sheet, errata and API content from the registry
     "nnfaq_docstrings",  # docs/_ext: a concept function's autodoc entry keeps its implementation sections only
     "thumbnail_alt",  # docs/_ext: gallery thumbnails get their example's title as alt text
+    "stable_config",  # docs/_ext: the environment is pickled with conf.py's values: no-change builds read nothing
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -83,9 +83,7 @@ sphinx_gallery_conf = {
     "examples_dirs": [f"../{gallery['examples_dir']}/{p}" for p in GALLERY_PARTS],
     "gallery_dirs": [f"{gallery['gallery_dir']}/{p}" for p in GALLERY_PARTS],
     "filename_pattern": gallery["filename_pattern"],
-    "subsection_order": ExplicitOrder(
-        [f"../{gallery['examples_dir']}/{t.part}/{t.name}" for t in nnfaq.topics() if t.part in GALLERY_PARTS]
-    ),
+    "subsection_order": "nnfaq_pages.gallery_order",
     "within_subsection_order": "FileNameSortKey",
     "doc_module": ("nnfaq",),
     "backreferences_dir": "gen_modules/backreferences",

@@ -105,8 +105,10 @@ def answer_card(q: nnfaq.Question) -> list[str]:
     lines += [indent(f"**In 30 seconds:** {q.short}" if q.short else q.answer, 3), ""]
     links = [f":ref:`Proof <proof-{q.id}>`", f"`Source <{source_link(q)}>`__"]
     if q.followups:
-        followups = [nnfaq.get_question(i) for i in q.followups]
-        links.append("Next: " + " · ".join(ref(f) for f in followups))
+        known = {other.id: other for other in nnfaq.questions()}
+        # a follow-up that names no question stays a reference to its label: -n -W fails the build on it
+        followups = [ref(known[i]) if i in known else f":ref:`{i} <q-{i}>`" for i in q.followups]
+        links.append("Next: " + " · ".join(followups))
     lines += ["   " + " · ".join(links), ""]
     return lines
 
@@ -199,6 +201,16 @@ def examples_index(gallery_dir: str, parts_with_examples: list[str]) -> str:
     lines += ["```{toctree}", ":maxdepth: 2", ""]
     lines += [f"{gallery_dir}/{p}/index" for p in parts_with_examples]
     return "\n".join([*lines, "```", ""])
+
+
+def gallery_order(path: str) -> int:
+    """sphinx-gallery's ``subsection_order``: a part's topic folders in the order of its ``TOPICS``.
+
+    Named in conf.py by its dotted path, so the configuration pickles to the same text every build.
+    """
+    names = nnfaq.topic_names()
+    name = Path(path).name
+    return names.index(name) if name in names else len(names)
 
 
 def parts_with_examples(gallery_root: Path) -> list[str]:

@@ -84,6 +84,14 @@ def site_pages() -> list[str]:
     return sorted(f"{name}.html" for name in [*docnames, *extra])
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """What the checks need, said once, before any runs (not once per check)."""
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.exit(f"no Chromium at {CHROMIUM}: apt-get install chromium, or set NNFAQ_CHROMIUM", returncode=1)
+    if not (HTML / "index.html").exists():
+        pytest.exit(f"no built site at {HTML}: run `nox -s docs` (or `nox -s browser`, which builds it)", returncode=1)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "page_path" in metafunc.fixturenames:
         pages = site_pages() if (HTML / "index.html").exists() else []
@@ -107,8 +115,6 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def site() -> Path:
-    if not (HTML / "index.html").exists():
-        pytest.fail(f"no built site at {HTML}: run `nox -s docs` (or `nox -s browser`, which builds it)")
     return HTML
 
 
@@ -124,8 +130,6 @@ def base_url(site: Path):
 
 @pytest.fixture(scope="session")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `apt-get install chromium` (or set NNFAQ_CHROMIUM)")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
