@@ -32,6 +32,7 @@ extensions = [
     "sphinx.ext.viewcode",  # every answer's implementation, with its formula comments, one click away
     "nnfaq_pages",  # docs/_ext: topic pages and gallery headers written from the question registry
     "nnfaq_directives",  # docs/_ext: landing, practice, cheat-sheet, errata and API content from the registry
+    "nnfaq_exercises",  # docs/_ext: the exercise pages and starter files, from the judge's exercise table
     "nnfaq_docstrings",  # docs/_ext: a concept function's autodoc entry keeps its implementation sections only
     "thumbnail_alt",  # docs/_ext: gallery thumbnails get their example's title as alt text
     "stable_config",  # docs/_ext: the environment is pickled with conf.py's values: no-change builds read nothing

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from nnfaq_pages import indent, item_classes, level_badge, plain, ref
+from nnfaq_pages import indent, item_classes, level_badge, plain, plain_rst, ref
 
 import nnfaq
 
@@ -71,7 +71,7 @@ def practice_rst() -> str:
                 title = f"{q.text} ({q.level})" if q.level else q.text
                 out += [f"   .. dropdown:: {title}", f"      :name: practice-{q.id}", "      :icon: question"]
                 out += [f"      :class-container: {item_classes(q)}", ""]
-                out += [indent(q.short or q.answer, 6), ""]
+                out += [indent(plain_rst(q.short) if q.short else q.answer, 6), ""]
                 out += [f"      Proof: {ref(q, 'the full answer with its executed proof')}", ""]
     return "\n".join(out)
 
@@ -88,7 +88,7 @@ def cheatsheet_rst() -> str:
             for q in t.questions:
                 out += [".. container:: nnfaq-cheat", ""]
                 out += [f"   **{ref(q)}** {level_badge(q.level)}", ""]
-                out += [indent(q.short or q.answer, 3), ""]
+                out += [indent(plain_rst(q.short) if q.short else q.answer, 3), ""]
     return "\n".join(out)
 
 

@@ -33,7 +33,7 @@ _SECTION = re.compile(r"^(?P<name>[A-Z][A-Za-z ]+)\n-{3,}[ \t]*$", re.MULTILINE)
 
 
 def plain(text: str) -> str:
-    from nnfaq.cli import plain as _plain  # rst inline markup to plain text, shared with the CLI
+    from nnfaq._text import plain as _plain  # rst inline markup to plain text, shared with the CLI
 
     return _plain(text)
 
@@ -50,6 +50,12 @@ def ref(q: nnfaq.Question, title: str | None = None) -> str:
 def indent(text: str, n: int) -> str:
     pad = " " * n
     return "\n".join(pad + line if line.strip() else "" for line in text.splitlines())
+
+
+def plain_rst(text: str) -> str:
+    """Plain text (a 30-second answer, a hint) as rst: ``|x|`` is an absolute value, not a substitution."""
+    parts = re.split(r"(``.+?``)", text)
+    return "".join(p if p.startswith("``") else p.replace("|", "\\|") for p in parts)
 
 
 def level_badge(level: str) -> str:
@@ -94,7 +100,8 @@ def deep_dive(q: nnfaq.Question) -> str:
 def source_link(q: nnfaq.Question, depth: int = 1) -> str:
     """The viewcode page of the function's source, relative to a page ``depth`` folders down."""
     module, _, name = q.function.rpartition(".")
-    return f"{'../' * depth}_modules/{module.replace('.', '/')}.html#{name}"
+    # a trailing underscore (clip_grad_norm_) would end the rst link target: escape it
+    return f"{'../' * depth}_modules/{module.replace('.', '/')}.html#{name}".replace("_", "\\_")
 
 
 def answer_card(q: nnfaq.Question) -> list[str]:
@@ -102,7 +109,7 @@ def answer_card(q: nnfaq.Question) -> list[str]:
     topic = next(t for t in part.topics if t.name == q.topic)
     lines = [".. card::", f"   :class-card: nnfaq-answer nnfaq-level-{q.level or 'unrated'}", ""]
     lines += [f"   {level_badge(q.level)} {part.title} › {topic.title}", ""]
-    lines += [indent(f"**In 30 seconds:** {q.short}" if q.short else q.answer, 3), ""]
+    lines += [indent(f"**In 30 seconds:** {plain_rst(q.short)}" if q.short else q.answer, 3), ""]
     links = [f":ref:`Proof <proof-{q.id}>`", f"`Source <{source_link(q)}>`__"]
     if q.followups:
         known = {other.id: other for other in nnfaq.questions()}
