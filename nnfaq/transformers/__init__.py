@@ -6,4 +6,12 @@ decoding strategies and how language models are evaluated.
 """
 
 #: The part's topics, in the order the site and the CLI show them.
-TOPICS = ("kv_cache",)
+TOPICS = (
+    "kv_cache",
+    "grouped_query",
+    "flash_attention",
+    "long_context",
+    "transformer_block",
+    "decoding",
+    "lm_evaluation",
+)
