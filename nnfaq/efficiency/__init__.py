@@ -6,4 +6,4 @@ mixture-of-experts routing.
 """
 
 #: The part's topics, in the order the site and the CLI show them.
-TOPICS = ()
+TOPICS = ("precision", "quantization", "lora", "memory", "moe")

@@ -5,4 +5,4 @@ use: knowledge distillation, InfoNCE and CLIP, DPO and GRPO.
 """
 
 #: The part's topics, in the order the site and the CLI show them.
-TOPICS = ()
+TOPICS = ("distillation", "contrastive", "preference")
