@@ -6,6 +6,9 @@ FlashAttention never holds a whole row of scores: it reads them tile by tile, ke
 maximum and a running sum of exponentials that it rescales whenever the maximum grows. This page
 follows that state block by block on one row, checks the result against the softmax, and measures
 the largest tensor each way of computing attention creates.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%

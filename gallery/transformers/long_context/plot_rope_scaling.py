@@ -5,6 +5,9 @@ What do position interpolation, NTK-aware scaling and YaRN do to RoPE's frequenc
 Llama 2's RoPE (head size 128, base 10000) was trained on 4096 tokens. To run it at 16384, each
 method divides each pair's frequency by some factor between 1 and 4. This page plots that factor
 per pair and counts the pairs that still rotate beyond the arc they covered in training.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
