@@ -335,13 +335,7 @@ def questions(topic: str | None = None, *, part: str | None = None, level: str |
         raise ValueError(f"topic must be one of {', '.join(names)}; got {topic!r}")
     if level is not None and level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
-    return tuple(
-        q
-        for t in topics(part)
-        if topic in (None, t.name)
-        for q in t.questions
-        if level in (None, q.level)
-    )
+    return tuple(q for t in topics(part) if topic in (None, t.name) for q in t.questions if level in (None, q.level))
 
 
 def get_question(id: str) -> Question:
@@ -401,9 +395,12 @@ def _load_cached(package_dir: str, part_names: tuple[str, ...]) -> tuple[Part, .
     stamp = _stamp([*part_files, os.path.abspath(__file__)])
     result = _read_cache(stamp, package_dir) if stamp else None
     if result is None:
+        # the topic files' stamp is taken before they are read: a file edited while the registry is
+        # parsed then no longer matches the cache, which is parsed again next time
+        topic_stamp = _stamp(_listed_topic_files(package_dir, part_names)) if stamp else None
         result = tuple(_parse_part(package_dir, name) for name in part_names)
-        if stamp:
-            _write_cache(stamp, package_dir, result)
+        if stamp and topic_stamp:
+            _write_cache(stamp, topic_stamp, package_dir, result)
     _check(result)
     return result
 
@@ -463,7 +460,16 @@ def _read_cache(stamp: str, package_dir: str) -> tuple[Part, ...] | None:
         return None
 
 
-def _write_cache(stamp: str, package_dir: str, result: tuple[Part, ...]) -> None:
+def _listed_topic_files(package_dir: str, part_names: tuple[str, ...]) -> list[str]:
+    """The topic modules the parts' TOPICS name (their __init__ files only are read)."""
+    files = []
+    for name in part_names:
+        tree, _, _ = _read_module(os.path.join(package_dir, name, "__init__.py"))
+        files += [os.path.join(package_dir, name, f"{topic}.py") for topic in _assigned(tree, "TOPICS") or ()]
+    return files
+
+
+def _write_cache(stamp: str, topic_stamp: str, package_dir: str, result: tuple[Part, ...]) -> None:
     if sys.dont_write_bytecode:  # PYTHONDONTWRITEBYTECODE / -B: the user asked for no cache files
         return
     import marshal
@@ -485,7 +491,7 @@ def _write_cache(stamp: str, package_dir: str, result: tuple[Part, ...]) -> None
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
-            marshal.dump((stamp, _stamp(_topic_files(result, package_dir)), data), f)
+            marshal.dump((stamp, topic_stamp, data), f)
         os.replace(tmp, path)
     except OSError:
         pass

@@ -5,4 +5,14 @@ initialization, output layers and the losses they feed.
 """
 
 #: The part's topics, in the order the site and the CLI show them.
-TOPICS = ('backprop', 'activations', 'gradient_flow', 'initialization', 'output_layers', 'classification_losses', 'regression_losses')
+TOPICS = (
+    "backprop",
+    "activations",
+    "gradient_flow",
+    "initialization",
+    "output_layers",
+    "classification_losses",
+    "regression_losses",
+    "xor",
+    "tensors",
+)

@@ -33,7 +33,17 @@ def _operand(other) -> Value:
     return other if isinstance(other, Value) else Value(check.number("other", other))
 
 
-@question("what-is-backpropagation")
+@question(
+    "what-is-backpropagation",
+    level="basic",
+    short=(
+        "Backpropagation is the chain rule run backwards through the computation graph: each operation "
+        "multiplies the gradient arriving at its output by its local derivative and adds the result to its "
+        "inputs' gradients. One backward pass gives the gradient for every weight, at about twice the forward "
+        "pass's FLOPs. It only computes gradients; the optimizer then changes the weights."
+    ),
+    followups=("mlp-backward-by-hand", "why-zero-grad", "vanishing-gradients"),
+)
 class Value:
     r"""A scalar node of a computation graph that can backpropagate gradients to its inputs.
 
@@ -42,9 +52,12 @@ class Value:
     Backpropagation is the chain rule applied from the loss backwards through the computation graph:
     each operation multiplies the gradient arriving at its output by its local derivative and adds
     the result to the gradients of its inputs, so one backward pass yields the derivative of the
-    loss with respect to every input and weight at roughly the cost of one forward pass. It only
-    computes gradients; changing the weights is a separate step taken by the optimizer (gradient
-    descent, Adam, ...).
+    loss with respect to every input and weight. It costs a small multiple of the forward pass: a
+    matrix product in the forward needs two of the same size in the backward (one for the gradient
+    of its input, one for that of its weight), so the backward takes about twice the forward's FLOPs
+    and a training step about three times, plus the memory that keeps the forward's activations. It
+    only computes gradients; changing the weights is a separate step taken by the optimizer
+    (gradient descent, Adam, ...).
 
     .. math::
 
@@ -94,24 +107,29 @@ class Value:
 
     Examples
     --------
-    Values and gradients equal PyTorch's autograd on the same expression:
+    Values and gradients equal PyTorch's autograd on the same expression (``f`` runs on both):
 
+    >>> def f(x, w):
+    ...     return (x * w + 1).tanh() * x.exp() - (w**2).sigmoid() / x + (x - w).relu().log()
     >>> x, w = Value(0.5), Value(-1.5)
-    >>> y = (x * w + 1).tanh() * x.exp() - (w**2).sigmoid() / x + (x - w).relu().log()
+    >>> y = f(x, w)
     >>> y.backward()
     >>> xt = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
     >>> wt = torch.tensor(-1.5, dtype=torch.float64, requires_grad=True)
-    >>> yt = (xt * wt + 1).tanh() * xt.exp() - (wt**2).sigmoid() / xt + (xt - wt).relu().log()
+    >>> yt = f(xt, wt)
     >>> yt.backward()
     >>> all(abs(a - b) < 1e-12 for a, b in [(y.data, yt.item()), (x.grad, xt.grad.item()), (w.grad, wt.grad.item())])
     True
 
-    Backpropagation computed gradients and changed nothing else; the update is a separate step:
+    Backpropagation computed gradients and changed nothing else: after ``backward()`` the forward
+    pass gives the same value. A small step against the gradient (the optimizer's job, not
+    backprop's) lowers it:
 
-    >>> x.data, w.data
-    (0.5, -1.5)
-    >>> w.data -= 0.1 * w.grad  # the optimizer's step, not backprop's
-    >>> w.data == -1.5 - 0.1 * wt.grad.item()
+    >>> f(x, w).data == y.data
+    True
+    >>> for v in (x, w):
+    ...     v.data -= 0.01 * v.grad
+    >>> f(x, w).data < y.data
     True
 
     A node used twice gets the sum of both paths, and a second backward pass accumulates:
@@ -122,6 +140,18 @@ class Value:
     6.0
     >>> b.backward(); a.grad
     12.0
+
+    The backward pass costs about twice the forward. A linear layer's forward is one matrix product,
+    ``(B, C_in)`` by ``(C_in, C_out)``: :math:`2 B C_{in} C_{out}` FLOPs. Its backward is two products
+    with the same three sizes, one for the gradient of the input and one for that of the weight (a
+    first layer, whose input needs no gradient, skips the first):
+
+    >>> W = torch.randn(128, 256, dtype=torch.float64, requires_grad=True)  # (C_out, C_in)
+    >>> h = torch.randn(64, 256, dtype=torch.float64, requires_grad=True)  # (B, C_in)
+    >>> g = torch.randn(64, 128, dtype=torch.float64)  # dL/d(h W^T), (B, C_out)
+    >>> dh, dW = torch.autograd.grad(h @ W.T, (h, W), g)
+    >>> torch.allclose(dh, g @ W), torch.allclose(dW, g.T @ h)  # (B, C_out)(C_out, C_in), (C_out, B)(B, C_in)
+    (True, True)
     """
 
     def __init__(self, data: float, _children: tuple[Value, ...] = (), _op: str = ""):
@@ -277,7 +307,16 @@ class Value:
         return f"Value(data={self.data:g}, grad={self.grad:g})"
 
 
-@question("mlp-backward-by-hand")
+@question(
+    "mlp-backward-by-hand",
+    level="intermediate",
+    short=(
+        "Keep the forward pass's z1 and h. For a mean squared error the output error is "
+        "2 (y_hat - y) / (B O); dW2 is its transpose times h, db2 its sum over the batch. Send it back through "
+        "W2, zero it where z1 <= 0 (the ReLU's derivative), then the same products with the input give dW1, db1."
+    ),
+    followups=("what-is-backpropagation", "softmax-cross-entropy-gradient", "dying-relu"),
+)
 def mlp_backward(
     input: torch.Tensor,
     W1: torch.Tensor,
@@ -349,9 +388,7 @@ def mlp_backward(
     check.tensor("target", target, ndim=2)
     for name, t, nd in (("W1", W1, 2), ("b1", b1, 1), ("W2", W2, 2), ("b2", b2, 1)):
         check.tensor(name, t, ndim=nd)
-    for name, t in (("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2), ("target", target)):
-        if t.dtype != input.dtype:
-            raise TypeError(f"{name} must have input's dtype {input.dtype}, got {t.dtype}")
+    check.same_dtype("input", input, W1=W1, b1=b1, W2=W2, b2=b2, target=target)
     (B, C), H, O = input.shape, W1.shape[0], W2.shape[0]
     check.same_shape("W1", W1, (H, C), "hidden size by input features")
     check.same_shape("b1", b1, (H,), "the rows of W1")
@@ -383,7 +420,17 @@ def _check_fits(model: torch.nn.Module, input: torch.Tensor) -> None:
         raise TypeError(f"input must have the dtype of model's parameters ({want}), got {input.dtype}")
 
 
-@question("why-zero-grad")
+@question(
+    "why-zero-grad",
+    level="basic",
+    short=(
+        "backward() adds the new gradient to .grad instead of overwriting it, so without zero_grad() every step "
+        "would use the sum of all gradients so far. Only optimizer.step() changes the weights; backward() just "
+        "fills .grad. The accumulation is deliberate: backward() on several micro-batches, each loss divided "
+        "by their number, then one step() gives the large batch's gradient."
+    ),
+    followups=("what-is-backpropagation", "gradient-clipping", "learning-rate-too-high-or-low"),
+)
 def train_step(model, loss_fn, optimizer, input: torch.Tensor, target: torch.Tensor, zero_grad: bool = True) -> float:
     r"""One training step: ``zero_grad``, forward, ``backward``, ``step``; returns the loss.
 
@@ -394,7 +441,8 @@ def train_step(model, loss_fn, optimizer, input: torch.Tensor, target: torch.Ten
     there, so without ``zero_grad()`` every step would use the sum of all gradients so far. Only
     ``optimizer.step()`` changes the weights; ``backward()`` just fills ``.grad``. The accumulation
     is deliberate: calling ``backward()`` on several micro-batches before one ``step()`` sums their
-    gradients, which simulates a larger batch when memory is short.
+    gradients, which (with each loss divided by the number of micro-batches) is the gradient of the
+    whole batch, so a batch too large for memory can still be used.
 
     .. math::
 
@@ -443,6 +491,16 @@ def train_step(model, loss_fn, optimizer, input: torch.Tensor, target: torch.Ten
     >>> opt.zero_grad(); F.mse_loss(model(x), y).backward(); g1 = model.weight.grad.clone()
     >>> F.mse_loss(model(x), y).backward()
     >>> torch.allclose(model.weight.grad, 2 * g1)
+    True
+
+    That is how a batch too large for memory is used: two half-batches, each loss divided by 2,
+    accumulate exactly the whole batch's gradient:
+
+    >>> opt.zero_grad()
+    >>> for xb, yb in zip(x.chunk(2), y.chunk(2)):
+    ...     (F.mse_loss(model(xb), yb) / 2).backward()
+    >>> (whole,) = torch.autograd.grad(F.mse_loss(model(x), y), model.weight)
+    >>> torch.allclose(model.weight.grad, whole)
     True
 
     Forgetting ``zero_grad`` makes a step use the stale gradient too: the second step below

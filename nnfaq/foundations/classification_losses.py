@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from nnfaq import _reduction
 from nnfaq import _validate as check
 from nnfaq._registry import question
+from nnfaq.foundations import _reduction
 
 __all__ = ["cross_entropy", "cross_entropy_grad", "nll_loss", "smooth_one_hot"]
 
@@ -68,7 +68,18 @@ def _check_weight(weight, C: int):
     return weight
 
 
-@question("loss-function")
+@question(
+    "loss-function",
+    level="basic",
+    short=(
+        "The loss scores one prediction against its target; training minimizes its average over the data, "
+        "plus any regularization, so it must be differentiable in the weights. The principled choice is the "
+        "negative log-likelihood of the target under the predicted distribution: categorical gives "
+        "cross-entropy, Bernoulli binary cross-entropy, a fixed-variance Gaussian mean squared error. Accuracy "
+        "is a metric, not a loss."
+    ),
+    followups=("categorical-vs-sparse-cross-entropy", "cross-entropy-vs-mse", "softmax-cross-entropy-gradient"),
+)
 def nll_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -81,9 +92,9 @@ def nll_loss(
 
     **What is the loss function of a neural network model?**
 
-    It is the single number training minimizes: it compares the network's outputs with the
-    targets, is differentiable in the weights, and is averaged over the batch. The principled
-    choice is the negative log-likelihood of the targets under the distribution the network
+    The loss :math:`\ell(f(x_i), y_i)` scores one prediction against its target; training minimizes
+    its average over the data (plus any regularization), so it must be differentiable in the
+    weights. The principled choice is the negative log-likelihood of the targets under the distribution the network
     predicts: a categorical distribution gives cross-entropy (``nll_loss`` of ``log_softmax``),
     a Bernoulli gives binary cross-entropy, and a Gaussian of fixed variance gives mean squared
     error up to constants. The metric you report (accuracy, F1) is often not differentiable and
@@ -116,6 +127,18 @@ def nll_loss(
     --------
     torch.nn.functional.nll_loss, torch.nn.NLLLoss, cross_entropy
 
+    Notes
+    -----
+    .. admonition:: Common mistake
+
+        "Cost function and loss function are synonymous."
+
+        They are often used interchangeably, but where a distinction is made the loss scores one
+        example (``reduction='none'`` returns one per example) and the cost, or objective, is what
+        the optimizer minimizes: the mean loss over the data plus regularization terms such as
+        :math:`\frac{\lambda}{2}\lVert w\rVert^2`. They have different gradients: the last example
+        shows that SGD with ``weight_decay`` steps down the cost, not the mean loss.
+
     Examples
     --------
     Matches PyTorch, with class weights and an ignored target:
@@ -139,6 +162,23 @@ def nll_loss(
     >>> gauss = F.gaussian_nll_loss(pred, t, torch.ones(8, dtype=torch.float64), full=True)
     >>> torch.allclose(gauss, 0.5 * F.mse_loss(pred, t) + 0.5 * np.log(2 * np.pi))
     True
+
+    The loss is one number per example; the cost adds the regularization, and one SGD step with
+    ``weight_decay=0.1`` is a step down the cost :math:`\bar\ell + 0.05\,\lVert W\rVert^2`:
+
+    >>> model = nn.Linear(4, 3, bias=False, dtype=torch.float64)
+    >>> x, y = torch.randn(5, 4, dtype=torch.float64), torch.tensor([0, 2, 1, 1, 0])
+    >>> losses = nll_loss(model(x).log_softmax(dim=1), y, reduction="none")
+    >>> tuple(losses.shape)
+    (5,)
+    >>> cost = losses.mean() + 0.1 / 2 * model.weight.pow(2).sum()
+    >>> (g_cost,) = torch.autograd.grad(cost, model.weight, retain_graph=True)
+    >>> (g_loss,) = torch.autograd.grad(losses.mean(), model.weight)
+    >>> w0 = model.weight.detach().clone()
+    >>> opt = torch.optim.SGD(model.parameters(), lr=0.5, weight_decay=0.1)
+    >>> F.cross_entropy(model(x), y).backward(); opt.step()
+    >>> torch.allclose(model.weight, w0 - 0.5 * g_cost), torch.allclose(model.weight, w0 - 0.5 * g_loss)
+    (True, False)
     """
     check.tensor("input", input, min_ndim=1)
     check.choice("reduction", reduction, _reduction.REDUCTIONS)
@@ -152,7 +192,17 @@ def nll_loss(
     return _weighted_mean(loss, w) if reduction == "mean" else loss.sum()
 
 
-@question("categorical-vs-sparse-cross-entropy")
+@question(
+    "categorical-vs-sparse-cross-entropy",
+    level="basic",
+    short=(
+        "None in the loss: both are minus the log-softmax at the true class, averaged over the batch. Only the "
+        "target differs: categorical takes a one-hot or probability row per example, shape (B, C); sparse takes "
+        "the integer class index, shape (B,), counted from 0. PyTorch's cross_entropy takes both. Use indices "
+        "for hard labels, probabilities for soft ones."
+    ),
+    followups=("loss-function", "label-smoothing", "softmax-cross-entropy-gradient"),
+)
 def cross_entropy(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -250,7 +300,7 @@ def cross_entropy(
     C = input.shape[cdim]
     weight = _check_weight(weight, C)
     wshape = [C if d == cdim else 1 for d in range(input.dim())]  # broadcast (C,) along the class dim
-    # log softmax(x)_c = x_c - logsumexp(x), the stable form (see nnfaq.output_layers.log_softmax)
+    # log softmax(x)_c = x_c - logsumexp(x), the stable form (see nnfaq.foundations.output_layers.log_softmax)
     logp = input - torch.logsumexp(input, cdim, keepdim=True)  # (B, C, *)
     if isinstance(target, torch.Tensor) and target.is_floating_point():
         check.same_shape("target", target, input.shape, "probability targets have input's shape")
@@ -273,7 +323,17 @@ def cross_entropy(
     return _weighted_mean(loss, w) if reduction == "mean" else loss.sum()
 
 
-@question("softmax-cross-entropy-gradient")
+@question(
+    "softmax-cross-entropy-gradient",
+    level="intermediate",
+    short=(
+        "Predicted probabilities minus the one-hot target, p - y, divided by the batch size for a mean. The "
+        "softmax Jacobian and the log's 1/p cancel, leaving a gradient in [-1, 1] that sums to 0 over the classes "
+        "and is largest when the model is confidently wrong. Correct but unsure predictions still get a large "
+        "one."
+    ),
+    followups=("cross-entropy-vs-mse", "label-smoothing", "mlp-backward-by-hand"),
+)
 def cross_entropy_grad(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     r"""The gradient of mean softmax cross-entropy with respect to the logits: :math:`(p - y)/B`.
 
@@ -307,6 +367,20 @@ def cross_entropy_grad(input: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     --------
     torch.nn.functional.cross_entropy, torch.autograd.grad
 
+    Notes
+    -----
+    .. admonition:: Common mistake
+
+        "If the answer was right, the features that led to it are positively affected, and vice
+        versa."
+
+        What moves the weights is the loss, not whether the arg-max was right: the gradient is
+        :math:`p - y`. A correct but unsure prediction (true class 0.41, still the largest) gets
+        :math:`-0.59` on its true logit, not far from a wrong one's :math:`-0.89`; only a correct,
+        confident one gets almost nothing. Right or wrong, every example pushes its true logit up
+        and the others down, in proportion to how unsure it was. The last example compares the
+        three.
+
     Examples
     --------
     Equals autograd's gradient of PyTorch's cross-entropy:
@@ -325,6 +399,15 @@ def cross_entropy_grad(input: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     >>> wrong = torch.tensor([[10.0, -10.0]], dtype=torch.float64)
     >>> round(cross_entropy_grad(wrong, torch.tensor([1]))[0, 1].item(), 4)
     -1.0
+
+    Right but unsure, right and confident, wrong: all three have class 0 as the target; the first
+    two predict it, and only the confident one gets almost no gradient:
+
+    >>> logits = torch.tensor([[0.5, 0.2, 0.1], [8.0, 0.0, 0.0], [0.0, 2.0, 0.0]], dtype=torch.float64)
+    >>> logits.argmax(dim=1).tolist()
+    [0, 0, 1]
+    >>> [round(3 * g, 4) for g in cross_entropy_grad(logits, torch.tensor([0, 0, 0]))[:, 0].tolist()]
+    [-0.5853, -0.0007, -0.8935]
     """
     check.tensor("input", input, ndim=2)
     _class_dim(input)
@@ -338,7 +421,17 @@ def cross_entropy_grad(input: torch.Tensor, target: torch.Tensor) -> torch.Tenso
         return (p - y) / B
 
 
-@question("label-smoothing")
+@question(
+    "label-smoothing",
+    level="intermediate",
+    short=(
+        "Replace the one-hot target by 1 - eps + eps/C on the true class and eps/C elsewhere. With hard targets "
+        "cross-entropy keeps rewarding larger logits; with smoothed ones its optimum is a finite logit gap, "
+        "where the model's confidence is 1 - eps + eps/C, not 1. That regularizes, and often but not always "
+        "improves calibration."
+    ),
+    followups=("categorical-vs-sparse-cross-entropy", "softmax-cross-entropy-gradient", "prevent-overfitting"),
+)
 def smooth_one_hot(target: torch.Tensor, num_classes: int, label_smoothing: float = 0.1) -> torch.Tensor:
     r"""One-hot targets mixed with the uniform distribution: :math:`(1-\varepsilon)\,y + \varepsilon/C`.
 
@@ -348,9 +441,13 @@ def smooth_one_hot(target: torch.Tensor, num_classes: int, label_smoothing: floa
     :math:`\varepsilon/C` on every other class. With hard targets the cross-entropy keeps falling
     as the true logit grows, so the model is pushed towards infinitely confident, over-large
     logits; with smoothed targets the loss has a minimum at a finite logit gap
-    :math:`\log(1 + (1 - \varepsilon)C/\varepsilon)`. It acts as a regularizer and usually improves
-    calibration. ``cross_entropy(x, y, label_smoothing=ε)`` equals cross-entropy against these
-    targets.
+    :math:`\log(1 + (1 - \varepsilon)C/\varepsilon)`, where the predicted probability of the true
+    class is :math:`1 - \varepsilon + \varepsilon/C`. It acts as a regularizer, and it often improves
+    the calibration of over-confident networks (Müller et al.), but that is an empirical finding, not
+    a guarantee: cross-entropy with hard labels is a proper scoring rule, minimized by the true class
+    probabilities, while the smoothed loss is minimized by :math:`(1 - \varepsilon)\,p +
+    \varepsilon/C`, so a model that was calibrated becomes under-confident.
+    ``cross_entropy(x, y, label_smoothing=ε)`` equals cross-entropy against these targets.
 
     .. math::
 
@@ -379,6 +476,7 @@ def smooth_one_hot(target: torch.Tensor, num_classes: int, label_smoothing: floa
     ----------
     .. [1] C. Szegedy et al., "Rethinking the Inception Architecture for Computer Vision",
        CVPR 2016, section 7.
+    .. [2] R. Müller, S. Kornblith and G. Hinton, "When Does Label Smoothing Help?", NeurIPS 2019.
 
     Examples
     --------
@@ -401,8 +499,31 @@ def smooth_one_hot(target: torch.Tensor, num_classes: int, label_smoothing: floa
     >>> soft = F.cross_entropy(logits, y0, reduction="none", label_smoothing=0.1)
     >>> bool((hard.diff() < 0).all())
     True
-    >>> round(gap[soft.argmin()].item(), 2), round(float(np.log(91)), 2)
-    (4.51, 4.51)
+    >>> bool(abs(gap[soft.argmin()] - np.log(91)) <= 0.01)  # within one step of the grid
+    True
+
+    At that optimum the softmax equals the smoothed target (the gradient :math:`p - q` is zero), so
+    the model's confidence is :math:`1 - 0.1 + 0.1/10 = 0.91`, never 1:
+
+    >>> z = smooth_one_hot(torch.tensor([0]), 10, 0.1).log().requires_grad_()  # logits log q
+    >>> (g,) = torch.autograd.grad(F.cross_entropy(z, torch.tensor([0]), label_smoothing=0.1), z)
+    >>> delta = (z[0, 0] - z[0, 1]).item()
+    >>> bool(g.abs().max() < 1e-15), round(z.softmax(dim=1)[0, 0].item(), 4), bool(abs(delta - np.log(91)) < 1e-12)
+    (True, 0.91, True)
+
+    Calibration is not guaranteed. If the true class has probability 0.97 (label noise), the hard
+    loss's optimum predicts 0.97, calibrated; the smoothed loss's predicts 0.898, under-confident
+    (the gradient of the expected loss is zero at each):
+
+    >>> p = torch.tensor([0.97, 0.01, 0.01, 0.01], dtype=torch.float64)
+    >>> def expected_loss(z, eps):  # E_{y ~ p} of the (smoothed) cross-entropy at logits z
+    ...     return F.cross_entropy(z.expand(4, 4), torch.arange(4), reduction="none", label_smoothing=eps) @ p
+    >>> for eps in (0.0, 0.1):
+    ...     z = ((1 - eps) * p + eps / 4).log().requires_grad_()
+    ...     (g,) = torch.autograd.grad(expected_loss(z, eps), z)
+    ...     print(bool(g.abs().max() < 1e-12), round(z.softmax(dim=0)[0].item(), 4))
+    True 0.97
+    True 0.898
     """
     num_classes = check.integer("num_classes", num_classes, low=2)
     eps = check.number("label_smoothing", label_smoothing, low=0.0, high=1.0)

@@ -3,8 +3,8 @@
 Why the starting weights must be random and how large they should be: PyTorch's initializers
 (``xavier_uniform_``, ``xavier_normal_``, ``kaiming_uniform_``, ``kaiming_normal_``,
 ``calculate_gain``) written out and equal to ``torch.nn.init``, what zero and constant
-initialization do to the gradients, and how the scale of the weights decides whether activations
-survive fifty layers.
+initialization do to the gradients (and where zeros are the right start), and how the scale of the
+weights decides whether activations survive many layers.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ __all__ = [
     "xavier_uniform_",
 ]
 
-_NONLINEARITIES = ("linear", "conv1d", "conv2d", "conv3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
+# every name torch.nn.init.calculate_gain accepts
+_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+_NONLINEARITIES = (*_LINEAR, "sigmoid", "tanh", "relu", "leaky_relu", "selu")
 
 
 def _fans(tensor: torch.Tensor) -> tuple[int, int]:
@@ -54,8 +56,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     Parameters
     ----------
     nonlinearity : str
-        One of ``'linear', 'conv1d', 'conv2d', 'conv3d', 'sigmoid', 'tanh', 'relu', 'leaky_relu',
-        'selu'``.
+        One of ``'linear', 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d',
+        'conv_transpose3d', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'selu'`` (the names PyTorch
+        accepts; the linear and convolution ones have gain 1).
     param : float, optional
         The negative slope of ``'leaky_relu'`` (default 0.01).
 
@@ -70,7 +73,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
     Examples
     --------
-    >>> all(calculate_gain(n) == nn.init.calculate_gain(n) for n in ["linear", "sigmoid", "tanh", "relu", "selu"])
+    >>> names = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    ...          "conv_transpose3d", "sigmoid", "tanh", "relu", "selu"]
+    >>> all(calculate_gain(n) == nn.init.calculate_gain(n) for n in names)
     True
     >>> calculate_gain("leaky_relu", 0.2) == nn.init.calculate_gain("leaky_relu", 0.2)
     True
@@ -146,8 +151,8 @@ def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
     --------
     >>> _ = torch.manual_seed(0); ours = xavier_normal_(torch.empty(300, 200, dtype=torch.float64))
     >>> _ = torch.manual_seed(0); ref = nn.init.xavier_normal_(torch.empty(300, 200, dtype=torch.float64))
-    >>> torch.equal(ours, ref), round(ours.std().item() / math.sqrt(2 / 500), 1)
-    (True, 1.0)
+    >>> torch.equal(ours, ref), bool(abs(ours.std().item() / math.sqrt(2 / 500) - 1) < 0.02)
+    (True, True)
     """
     fan_in, fan_out = _fans(tensor)
     gain = check.number("gain", gain, low=0.0, high=math.inf, high_open=True)
@@ -164,7 +169,17 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
-@question("xavier-vs-he-init")
+@question(
+    "xavier-vs-he-init",
+    level="intermediate",
+    short=(
+        "Both set the weight variance so that signals keep their size across layers. Xavier uses 2 / (fan_in + "
+        "fan_out), derived for activations linear around 0 such as tanh; He uses 2 / fan_in because ReLU zeroes "
+        "half its input: twice Xavier's only when fan_in = fan_out. PyTorch's nn.Linear default is neither: "
+        "variance 1 / (3 fan_in)."
+    ),
+    followups=("init-scale-deep-networks", "why-random-init", "vanishing-gradients"),
+)
 def kaiming_uniform_(
     tensor: torch.Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
 ) -> torch.Tensor:
@@ -176,7 +191,10 @@ def kaiming_uniform_(
     Both choose the weight variance so that signals keep their size from layer to layer. Xavier
     (Glorot) uses :math:`2/(\text{fan\_in}+\text{fan\_out})`, a compromise between the forward and
     backward passes derived for activations that are linear around zero (tanh); He (Kaiming) uses
-    :math:`2/\text{fan\_in}`, twice as much, because a ReLU zeroes half of its input. PyTorch's
+    :math:`2/\text{fan\_in}` because a ReLU zeroes half of its input. That is Xavier's variance times
+    :math:`(\text{fan\_in}+\text{fan\_out})/\text{fan\_in}`: twice as much only for a layer with
+    :math:`\text{fan\_in} = \text{fan\_out}`, four times for one with three times as many outputs
+    as inputs. PyTorch's
     ``nn.Linear`` and ``nn.Conv*`` default to neither: ``kaiming_uniform_(a=math.sqrt(5))``, which
     is :math:`U(\pm 1/\sqrt{\text{fan\_in}})`, a variance of :math:`1/(3\,\text{fan\_in})`.
 
@@ -235,13 +253,17 @@ def kaiming_uniform_(
     >>> bool(w.abs().max() <= 1 / math.sqrt(100))
     True
 
-    He's variance is Xavier's times :math:`(\text{fan\_in}+\text{fan\_out})/\text{fan\_in}`,
-    twice for a square layer:
+    He's variance is Xavier's times :math:`(\text{fan\_in}+\text{fan\_out})/\text{fan\_in}`. With the
+    same seed both draw the same normal numbers, so every weight's square has exactly that ratio:
+    2 for a square layer, 4 for 100 inputs and 300 outputs:
 
-    >>> he = kaiming_normal_(torch.empty(500, 500, dtype=torch.float64), nonlinearity="relu")
-    >>> xavier = xavier_normal_(torch.empty(500, 500, dtype=torch.float64))
-    >>> round((he.var() / xavier.var()).item(), 1)
-    2.0
+    >>> def ratio(shape):  # He's variance over Xavier's, weight by weight
+    ...     _ = torch.manual_seed(0); he = kaiming_normal_(torch.empty(shape, dtype=torch.float64), nonlinearity="relu")
+    ...     _ = torch.manual_seed(0); xavier = xavier_normal_(torch.empty(shape, dtype=torch.float64))
+    ...     r = he**2 / xavier**2
+    ...     return torch.allclose(r, r[0, 0]), round(r[0, 0].item(), 6)
+    >>> ratio((200, 200)), ratio((300, 100))  # (fan_out, fan_in)
+    ((True, 2.0), (True, 4.0))
     """
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     with torch.no_grad():
@@ -278,15 +300,25 @@ def kaiming_normal_(
     >>> w = torch.empty(400, 250, dtype=torch.float64)
     >>> _ = torch.manual_seed(0); ours = kaiming_normal_(w.clone(), mode="fan_out", nonlinearity="relu")
     >>> _ = torch.manual_seed(0); ref = nn.init.kaiming_normal_(w.clone(), mode="fan_out", nonlinearity="relu")
-    >>> torch.equal(ours, ref), round(ours.std().item() / math.sqrt(2 / 400), 1)
-    (True, 1.0)
+    >>> torch.equal(ours, ref), bool(abs(ours.std().item() / math.sqrt(2 / 400) - 1) < 0.02)
+    (True, True)
     """
     std = _kaiming_std(tensor, a, mode, nonlinearity)
     with torch.no_grad():
         return tensor.normal_(0, std)
 
 
-@question("init-scale-deep-networks")
+@question(
+    "init-scale-deep-networks",
+    level="intermediate",
+    short=(
+        "Each layer multiplies the activations' variance by fan_in times the weight variance times what the "
+        "activation keeps, one half for ReLU. Over depth that factor is raised to a power: a little below one "
+        "and activations and gradients vanish, above one they explode. He initialization makes it one for "
+        "ReLU; PyTorch's nn.Linear default gives 1/6."
+    ),
+    followups=("xavier-vs-he-init", "vanishing-gradients", "exploding-gradients"),
+)
 def activation_std(input: torch.Tensor, depth: int, init="kaiming", nonlinearity: str = "relu") -> torch.Tensor:
     r"""Standard deviation of the activations after each layer of a deep, bias-free MLP at initialization.
 
@@ -296,7 +328,8 @@ def activation_std(input: torch.Tensor, depth: int, init="kaiming", nonlinearity
     times what the activation keeps (one half for ReLU). Over many layers this factor is raised to
     the power of the depth: slightly too small and the activations (and with them the gradients)
     vanish, slightly too large and they explode. He initialization makes the factor exactly one
-    for ReLU, so the signal keeps its size through fifty layers.
+    for ReLU, so the signal keeps its size through thirty layers; Xavier's gives one half, and
+    PyTorch's ``nn.Linear`` default (variance :math:`1/(3\,\text{fan\_in})`) one sixth.
 
     .. math::
 
@@ -326,25 +359,26 @@ def activation_std(input: torch.Tensor, depth: int, init="kaiming", nonlinearity
 
     Examples
     --------
-    With He initialization the activations of a 50-layer ReLU stack keep their size (up to the
-    random drift of a finite width):
+    With He initialization the activations of a 30-layer ReLU stack keep their size: the factor
+    between consecutive layers is one, up to the random drift of a finite width. Xavier's variance
+    is half of what ReLU needs and PyTorch's default a sixth, so the signal shrinks by about
+    :math:`\sqrt{1/2}` and :math:`\sqrt{1/6}` per layer:
 
-    >>> x = torch.randn(64, 256, dtype=torch.float64)
-    >>> he = activation_std(x, depth=50, init="kaiming")
-    >>> tuple(he.shape), bool(0.25 < he[-1] / he[0] < 4)
-    ((50,), True)
+    >>> x = torch.randn(64, 128)
+    >>> def per_layer(s):  # the geometric mean of the factor between consecutive layers
+    ...     return (s[-1] / s[0]).item() ** (1 / (len(s) - 1))
+    >>> he, xavier, default = (activation_std(x, depth=30, init=i) for i in ("kaiming", "xavier", "default"))
+    >>> tuple(he.shape), abs(per_layer(he) - 1) < 0.1
+    ((30,), True)
+    >>> abs(per_layer(xavier) - math.sqrt(1 / 2)) < 0.05, abs(per_layer(default) - math.sqrt(1 / 6)) < 0.05
+    (True, True)
+    >>> bool(default[-1] / default[0] < 1e-9)
+    True
 
-    Xavier's variance is half of what ReLU needs: the signal shrinks by :math:`\sqrt{1/2}` per
-    layer; a small constant std (0.01) vanishes, a larger one (0.2, above :math:`\sqrt{2/256}`)
-    explodes:
+    A small constant std (0.01) vanishes, a larger one (0.2, above :math:`\sqrt{2/128}`) explodes:
 
-    >>> xavier = activation_std(x, depth=50, init="xavier")
-    >>> bool(1e-9 < xavier[-1] / xavier[0] < 1e-6)
-    True
-    >>> bool(activation_std(x, depth=50, init=0.01)[-1] < 1e-40)
-    True
-    >>> bool(activation_std(x, depth=50, init=0.2)[-1] > 100)
-    True
+    >>> bool(activation_std(x, 30, init=0.01)[-1] < 1e-20), bool(activation_std(x, 30, init=0.2)[-1] > 1e3)
+    (True, True)
     """
     check.tensor("input", input, ndim=2, finite=True)
     if input.shape[1] < 1 or input.numel() < 2:
@@ -375,7 +409,17 @@ def activation_std(input: torch.Tensor, depth: int, init="kaiming", nonlinearity
     return torch.stack(stds)
 
 
-@question("zero-initialization")
+@question(
+    "zero-initialization",
+    level="basic",
+    short=(
+        "With all weights and biases at zero, every hidden unit outputs 0 and every weight gradient is exactly "
+        "0: only the output bias learns, and the network predicts the mean target. Any other constant moves "
+        "the weights but keeps the hidden units identical. Zeros are fine where the symmetry is broken "
+        "elsewhere: biases, a residual branch's last layer, LoRA's B."
+    ),
+    followups=("why-random-init", "xavier-vs-he-init", "deep-residual-learning"),
+)
 def train_mlp(
     input: torch.Tensor, target: torch.Tensor, hidden_features: int, init="default", steps: int = 100, lr: float = 0.1
 ) -> torch.nn.Sequential:
@@ -421,6 +465,26 @@ def train_mlp(
     --------
     torch.nn.init.zeros_, torch.nn.init.constant_
 
+    Notes
+    -----
+    .. admonition:: Common mistake
+
+        "Never initialize anything with zeros."
+
+        Zeros hurt only where they are the one thing that could have told the units apart. They are
+        the standard start where the symmetry is broken elsewhere: biases (random weights already
+        make every unit different); the last layer of a residual branch (the block starts as the
+        identity and its earlier layers are random; Goyal et al. zero the last batch-norm scale of
+        each ResNet block); and LoRA's :math:`B` (the update :math:`BA` starts at zero, but
+        :math:`A` is random, so :math:`B` receives a different gradient for every rank). The
+        examples prove all three.
+
+    References
+    ----------
+    .. [1] P. Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017,
+       section 5.1.
+    .. [2] E. J. Hu et al., "LoRA: Low-Rank Adaptation of Large Language Models", ICLR 2022.
+
     Examples
     --------
     >>> x, y = torch.randn(64, 4, dtype=torch.float64), torch.randn(64, 1, dtype=torch.float64)
@@ -432,13 +496,53 @@ def train_mlp(
     >>> [int(p.grad.count_nonzero()) for p in net.parameters()]
     [0, 0, 0, 1]
 
-    So training leaves every weight at zero, and the network predicts one number for every input:
+    So training leaves every weight at zero, and the network predicts one number for every input,
+    which converges to the mean target:
 
-    >>> net = train_mlp(x, y, hidden_features=8, init=0.0, steps=200)
+    >>> net = train_mlp(x, y, hidden_features=8, init=0.0, steps=50)
     >>> int(net[0].weight.count_nonzero()), int(net[2].weight.count_nonzero())
     (0, 0)
-    >>> torch.allclose(net(x), y.mean().expand(64, 1))
+    >>> out = net(x)
+    >>> torch.equal(out, out[:1].expand(64, 1)), bool(abs(out[0, 0] - y.mean()) < 1e-4)
+    (True, True)
+
+    Zero biases with random weights: every parameter gets a gradient:
+
+    >>> net = train_mlp(x, y, hidden_features=8, steps=0)
+    >>> for layer in (net[0], net[2]):
+    ...     _ = nn.init.zeros_(layer.bias)
+    >>> F.mse_loss(net(x), y).backward()
+    >>> all(bool(p.grad.abs().sum() > 0) for p in net.parameters())
     True
+
+    A residual branch whose last layer is zero: the block starts as the identity, the zero layer
+    gets a gradient at once and the random layer before it from the second step:
+
+    >>> branch = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 4)).double()
+    >>> _ = nn.init.zeros_(branch[2].weight), nn.init.zeros_(branch[2].bias)
+    >>> goal = torch.randn(64, 4, dtype=torch.float64)
+    >>> torch.equal(x + branch(x), x)
+    True
+    >>> F.mse_loss(x + branch(x), goal).backward()
+    >>> bool(branch[2].weight.grad.abs().sum() > 0), int(branch[0].weight.grad.count_nonzero())
+    (True, 0)
+    >>> torch.optim.SGD(branch.parameters(), lr=0.1).step()
+    >>> branch.zero_grad(); F.mse_loss(x + branch(x), goal).backward()
+    >>> bool(branch[0].weight.grad.abs().sum() > 0)
+    True
+
+    LoRA: a frozen weight plus :math:`BA` with :math:`B = 0` and a random :math:`A`. The output is
+    the frozen layer's, and the two columns of :math:`B` get two different gradients:
+
+    >>> W0 = torch.randn(1, 4, dtype=torch.float64)  # frozen, (C_out, C_in)
+    >>> A = (0.1 * torch.randn(2, 4, dtype=torch.float64)).requires_grad_()  # rank 2, (r, C_in)
+    >>> B = torch.zeros(1, 2, dtype=torch.float64, requires_grad=True)  # (C_out, r)
+    >>> out = x @ (W0 + B @ A).T
+    >>> torch.equal(out, x @ W0.T)
+    True
+    >>> F.mse_loss(out, y).backward()
+    >>> count_distinct_units(B.grad.T), int(A.grad.count_nonzero())
+    (2, 0)
     """
     check.tensor("input", input, ndim=2, finite=True)
     check.tensor("target", target, ndim=2, finite=True)
@@ -472,7 +576,17 @@ def train_mlp(
     return net
 
 
-@question("why-random-init")
+@question(
+    "why-random-init",
+    level="basic",
+    short=(
+        "To break symmetry. Units that start with the same weights compute the same output, receive the same "
+        "gradient and take the same update, so they stay identical through training and the layer is worth "
+        "one unit. Random weights make every unit start, and so learn, differently; their scale is then chosen "
+        "to keep the signal's variance across layers."
+    ),
+    followups=("zero-initialization", "xavier-vs-he-init", "init-scale-deep-networks"),
+)
 def count_distinct_units(weight: torch.Tensor, atol: float = 1e-8) -> int:
     r"""Number of distinct rows (units) of a weight matrix, up to ``atol``.
 
@@ -515,19 +629,22 @@ def count_distinct_units(weight: torch.Tensor, atol: float = 1e-8) -> int:
     --------
     >>> x, y = torch.randn(64, 4, dtype=torch.float64), torch.randn(64, 1, dtype=torch.float64)
 
-    Start all weights at 0.5: after 200 steps the eight hidden units are still one unit:
+    Start all weights at 0.5: after 50 steps the eight hidden units are still one unit, so the
+    hidden layer hands the output layer a single feature (its activations have rank 1):
 
-    >>> const = train_mlp(x, y, hidden_features=8, init=0.5, steps=200)
-    >>> bool(const[0].weight.grad.abs().sum() > 0), count_distinct_units(const[0].weight)
-    (True, 1)
+    >>> const = train_mlp(x, y, hidden_features=8, init=0.5, steps=50)
+    >>> bool(const[0].weight.grad.abs().sum() > 0)  # the weights do learn, all alike
+    True
+    >>> count_distinct_units(const[0].weight)
+    1
+    >>> int(torch.linalg.matrix_rank(F.relu(const[0](x))))
+    1
 
-    A random start keeps eight different units and fits better:
+    A random start keeps eight different units:
 
-    >>> rand = train_mlp(x, y, hidden_features=8, steps=200)
+    >>> rand = train_mlp(x, y, hidden_features=8, steps=50)
     >>> count_distinct_units(rand[0].weight)
     8
-    >>> F.mse_loss(rand(x), y).item() < F.mse_loss(const(x), y).item()
-    True
     """
     check.tensor("weight", weight, ndim=2, finite=True)
     atol = check.number("atol", atol, low=0.0)

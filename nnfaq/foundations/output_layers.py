@@ -8,15 +8,16 @@ for you, sigmoid outputs with binary cross-entropy for multi-label problems, and
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from nnfaq import _reduction
 from nnfaq import _validate as check
 from nnfaq._registry import question
+from nnfaq.foundations import _reduction
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "log_softmax", "softmax"]
+
+# PyTorch's binary_cross_entropy_backward divides by max(p (1 - p), EPSILON) (aten/src/ATen/native/Loss.cpp)
+_EPSILON = 1e-12
 
 
 def _dim(input: torch.Tensor, dim) -> int:
@@ -42,7 +43,17 @@ def _weight(name: str, w, input: torch.Tensor) -> torch.Tensor:
     return w
 
 
-@question("sigmoid-vs-softmax")
+@question(
+    "sigmoid-vs-softmax",
+    level="basic",
+    short=(
+        "A softmax over C outputs when exactly one class is true: the outputs form one distribution, so the "
+        "classes compete. One sigmoid per output when each label is its own yes/no question, binary or "
+        "multi-label. For two classes they are the same model: a 2-way softmax is the sigmoid of the logit "
+        "difference. Either way, give the loss the logits."
+    ),
+    followups=("multi-label-output", "cross-entropy-takes-logits", "bce-with-logits"),
+)
 def softmax(input: torch.Tensor, dim: int) -> torch.Tensor:
     r"""Numerically stable softmax along ``dim``: exponentiate, then divide by the sum.
 
@@ -125,12 +136,22 @@ def softmax(input: torch.Tensor, dim: int) -> torch.Tensor:
     check.tensor("input", input, min_ndim=1)
     dim = _dim(input, dim)
     # softmax(x) = softmax(x - m); no gradient flows through m because the result does not depend on it
-    m = input.amax(dim, keepdim=True).detach()  # (*, 1, *)
-    e = (input - m).exp()  # (*), every entry in (0, 1]
+    m = input.amax(dim, keepdim=True).detach()  # 1 along dim
+    e = (input - m).exp()  # every entry in (0, 1]
     return e / e.sum(dim, keepdim=True)
 
 
-@question("cross-entropy-takes-logits")
+@question(
+    "cross-entropy-takes-logits",
+    level="basic",
+    short=(
+        "It applies log-softmax itself, as x - logsumexp(x), which is exact for any logits, while "
+        "log(softmax(x)) rounds tiny probabilities to 0 and returns -inf. Passing probabilities applies softmax "
+        "twice: a different loss that can never reach 0, with vanishing gradients for confident mistakes. So the "
+        "last layer stays linear, and softmax only reports probabilities."
+    ),
+    followups=("softmax-cross-entropy-gradient", "sigmoid-vs-softmax", "bce-with-logits"),
+)
 def log_softmax(input: torch.Tensor, dim: int) -> torch.Tensor:
     r"""Log-softmax along ``dim`` with the log-sum-exp trick: :math:`x_i - \log\sum_j e^{x_j}`.
 
@@ -140,8 +161,9 @@ def log_softmax(input: torch.Tensor, dim: int) -> torch.Tensor:
     \mathrm{logsumexp}(x)` is exact for any logits, while ``log(softmax(x))`` rounds tiny
     probabilities to 0 and returns ``-inf`` for a confidently wrong prediction. Passing
     probabilities applies softmax twice: the loss is a different, wrong number that can never reach
-    0, and its gradients shrink. So the network's last layer is linear, and ``softmax`` is applied
-    only when you need probabilities for reporting.
+    0, and the second softmax's flat ends make the gradient of a confident mistake vanish. So the
+    network's last layer is linear, and ``softmax`` is applied only when you need probabilities for
+    reporting.
 
     .. math::
 
@@ -194,16 +216,53 @@ def log_softmax(input: torch.Tensor, dim: int) -> torch.Tensor:
     >>> perfect = torch.eye(5, dtype=torch.float64)[:4]
     >>> round(F.cross_entropy(perfect, t).item(), 4), round(float(np.log(1 + 4 / np.e)), 4)
     (0.9048, 0.9048)
+
+    And a confidently wrong logit gets almost no gradient through the extra softmax:
+
+    >>> wrong = torch.tensor([[0.0, 10.0]], dtype=torch.float64, requires_grad=True)
+    >>> (g_right,) = torch.autograd.grad(F.cross_entropy(wrong, t[:1]), wrong)
+    >>> (g_twice,) = torch.autograd.grad(F.cross_entropy(wrong.softmax(dim=1), t[:1]), wrong)
+    >>> round(g_right[0, 0].item(), 4), bool(g_twice.abs().max() < 1e-3)
+    (-1.0, True)
     """
     check.tensor("input", input, min_ndim=1)
     dim = _dim(input, dim)
-    m = input.amax(dim, keepdim=True).detach()  # (*, 1, *), the shift cancels out of the result
+    m = input.amax(dim, keepdim=True).detach()  # 1 along dim; the shift cancels out of the result
     # logsumexp(x) = m + log(sum_j exp(x_j - m))
-    lse = m + (input - m).exp().sum(dim, keepdim=True).log()  # (*, 1, *)
+    lse = m + (input - m).exp().sum(dim, keepdim=True).log()  # 1 along dim
     return input - lse
 
 
-@question("multi-label-output")
+class _BinaryCrossEntropy(torch.autograd.Function):
+    """Element-wise BCE with PyTorch's two clamps: each log at -100, and p(1 - p) at 1e-12 in the backward."""
+
+    @staticmethod
+    def forward(ctx, p, y):
+        ctx.save_for_backward(p, y)
+        # l = -(y log p + (1 - y) log(1 - p)), each log clamped at -100 so that p = 0 or 1 stays finite
+        return -(y * torch.log(p).clamp(min=-100) + (1 - y) * torch.log1p(-p).clamp(min=-100))
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, y = ctx.saved_tensors
+        # dl/dp = (p - y) / (p (1 - p)), the denominator clamped at 1e-12 as in PyTorch's kernel
+        grad_p = grad * (p - y) / (p * (1 - p)).clamp(min=_EPSILON)
+        # dl/dy = log(1 - p) - log p = -logit(p)
+        grad_y = -grad * torch.logit(p) if ctx.needs_input_grad[1] else None
+        return grad_p, grad_y
+
+
+@question(
+    "multi-label-output",
+    level="basic",
+    short=(
+        "One output per label, a sigmoid on each, and binary cross-entropy per output against a 0/1 target "
+        "vector; in practice BCEWithLogitsLoss on the logits. Each label is its own yes/no question, so several "
+        "probabilities can be near 1 at once, where a softmax would make them compete. At inference, threshold "
+        "each probability: 0.5, or tuned per label."
+    ),
+    followups=("sigmoid-vs-softmax", "bce-with-logits", "categorical-vs-sparse-cross-entropy"),
+)
 def binary_cross_entropy(
     input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, *, reduction: str = "mean"
 ) -> torch.Tensor:
@@ -244,8 +303,9 @@ def binary_cross_entropy(
 
     Notes
     -----
-    The logs are clamped at -100, as PyTorch does, so a probability of exactly 0 or 1 gives a
-    finite loss; that clamp is why the logits version is preferred (see
+    Like PyTorch, the logs are clamped at -100, so a probability of exactly 0 or 1 gives a finite
+    loss, and the backward pass is PyTorch's: :math:`\partial\ell/\partial p = w\,(p - y) /
+    \max(p(1-p), 10^{-12})`. Those two clamps are why the logits version is preferred (see
     :func:`binary_cross_entropy_with_logits`).
 
     Examples
@@ -266,6 +326,17 @@ def binary_cross_entropy(
     0.0003
     >>> round(F.cross_entropy(logits, y / y.sum()).item(), 4)
     0.6931
+
+    At probabilities of 0 and 1, and near them, loss and gradient are PyTorch's clamped ones:
+
+    >>> p = torch.tensor([0.0, 1e-15, 0.5, 1.0], dtype=torch.float64, requires_grad=True)
+    >>> y = torch.tensor([1.0, 1.0, 0.0, 1.0], dtype=torch.float64)
+    >>> ours, ref = binary_cross_entropy(p, y, reduction="none"), F.binary_cross_entropy(p, y, reduction="none")
+    >>> torch.equal(ours, ref), ours[0].item()
+    (True, 100.0)
+    >>> g = torch.ones(4, dtype=torch.float64)
+    >>> torch.allclose(*(torch.autograd.grad(loss, p, g)[0] for loss in (ours, ref)))
+    True
     """
     check.tensor("input", input)
     check.tensor("target", target)
@@ -273,18 +344,23 @@ def binary_cross_entropy(
     check.choice("reduction", reduction, _reduction.REDUCTIONS)
     check.probabilities("input", input)
     check.probabilities("target", target)
-    # PyTorch clamps each log at -100 so that p = 0 or 1 gives a finite loss; clamping the argument at
-    # e^-100 instead gives the same value and a zero (not NaN) gradient where the clamp is active
-    floor = math.exp(-100)
-    log_p = torch.log(input.clamp(min=floor))  # (*)
-    log_1mp = torch.log((1 - input).clamp(min=floor))  # (*)
-    loss = -(target * log_p + (1 - target) * log_1mp)  # (*)
+    loss = _BinaryCrossEntropy.apply(input, target)  # input's shape
     if weight is not None:
         loss = loss * _weight("weight", weight, input)
     return _reduction.reduce(loss, reduction)
 
 
-@question("bce-with-logits")
+@question(
+    "bce-with-logits",
+    level="advanced",
+    short=(
+        "Same loss in exact arithmetic, but the sigmoid rounds first. In float32 sigmoid(x) is exactly 1 from x "
+        "near 17, so a wrong negative example gets BCELoss's clamped 100 and zero gradient; its backward clamp "
+        "also fades a wrong positive's gradient from x near -28. The logits form, (1 - y) x + softplus(-x), stays "
+        "exact."
+    ),
+    followups=("cross-entropy-takes-logits", "multi-label-output", "cross-entropy-vs-mse"),
+)
 def binary_cross_entropy_with_logits(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -297,11 +373,17 @@ def binary_cross_entropy_with_logits(
 
     **Why use BCEWithLogitsLoss instead of a sigmoid followed by BCELoss?**
 
-    Mathematically they are the same loss, but numerically they are not: once :math:`\sigma(x)`
-    rounds to exactly 0 or 1 (around :math:`|x| > 17` in float32), ``BCELoss`` clamps the log at
-    -100 and its gradient becomes 0, so a confidently wrong prediction stops learning. Written in
-    terms of the logit, the loss is :math:`(1-y)x + \mathrm{softplus}(-x)`, exact for any ``x``,
-    and its gradient is :math:`\sigma(x) - y`, which never vanishes for a wrong prediction.
+    Mathematically they are the same loss, but numerically they are not, and the two sides of the
+    sigmoid fail differently. In float32 :math:`\sigma(x)` rounds to exactly 1 from
+    :math:`x \approx 16.6`, but to exactly 0 only below :math:`x \approx -88.7` (floats are far finer
+    near 0 than near 1). So for a negative example (:math:`y = 0`) with a large logit, ``BCELoss``
+    takes :math:`\log(1 - 1)`, clamps it at -100 and returns 100 with a zero gradient: from
+    :math:`x \approx 17` on, a confidently wrong prediction stops learning. For a positive example
+    with a very negative logit the loss stays exact down to -88, but the gradient fades much earlier:
+    ``BCELoss``'s backward divides by :math:`\max(p(1-p), 10^{-12})`, so through the sigmoid it is
+    about :math:`10^{12} e^{x}` once :math:`x < -27.6` (:math:`4 \cdot 10^{-6}` at -40). Written in
+    terms of the logit, the loss is :math:`(1-y)x + \mathrm{softplus}(-x)`, exact for any ``x``, and
+    its gradient is :math:`\sigma(x) - y`, which never vanishes for a wrong prediction.
     ``pos_weight`` (weight of positive examples) is a further reason, for imbalanced labels.
 
     .. math::
@@ -337,9 +419,10 @@ def binary_cross_entropy_with_logits(
 
         "A sigmoid followed by BCELoss is the same as BCEWithLogitsLoss."
 
-        Only in exact arithmetic. At a saturated wrong logit the sigmoid rounds to 0, BCELoss
-        clamps the loss at 100 and passes back a zero gradient, while the logits form returns the
-        exact loss and a gradient of -1; the examples show both.
+        Only in exact arithmetic. In float32, a negative example with logit 20 gets the clamped
+        loss 100 (instead of 20) and a zero gradient, and a positive example with logit -40 keeps
+        its exact loss 40 but gets a gradient below :math:`10^{-5}`; the logits form returns the
+        exact loss and a gradient of :math:`\pm 1` on both sides. The examples show each case.
 
     Examples
     --------
@@ -354,20 +437,33 @@ def binary_cross_entropy_with_logits(
     >>> torch.allclose(ours, F.binary_cross_entropy_with_logits(x, y, pos_weight=pw))
     True
 
-    A confidently wrong logit: sigmoid + BCE clamps the loss at 100 and its gradient vanishes; the
-    logits form is exact (the loss is 800) and its gradient is :math:`\sigma(x) - y = -1`:
+    In float32 the sigmoid rounds to 1 between 16 and 17, but to 0 only between -88 and -89:
 
-    >>> one = torch.ones(1, dtype=torch.float64)
-    >>> a = torch.tensor([-800.0], dtype=torch.float64, requires_grad=True)
-    >>> clamped = F.binary_cross_entropy(torch.sigmoid(a), one)
-    >>> clamped.backward()
-    >>> clamped.item(), a.grad.abs().item()
-    (100.0, 0.0)
-    >>> b = torch.tensor([-800.0], dtype=torch.float64, requires_grad=True)
-    >>> exact = binary_cross_entropy_with_logits(b, one)
-    >>> exact.backward()
-    >>> exact.item(), b.grad.item()
-    (800.0, -1.0)
+    >>> s = torch.sigmoid(torch.tensor([16.0, 17.0, -88.0, -89.0]))
+    >>> bool(s[0] < 1), bool(s[1] == 1), bool(s[2] > 0), bool(s[3] == 0)
+    (True, True, True, True)
+
+    Loss and gradient, float32, of PyTorch's sigmoid + ``BCELoss`` and of the logits form:
+
+    >>> def loss_and_grad(loss_fn, logit, label):
+    ...     x = torch.tensor([logit], requires_grad=True)
+    ...     loss = loss_fn(x, torch.tensor([label]))
+    ...     loss.backward()
+    ...     return round(loss.item(), 4), x.grad.item()
+    >>> def sigmoid_bce(x, y):
+    ...     return F.binary_cross_entropy(torch.sigmoid(x), y)
+
+    A negative example with logit 20: the clamped loss and no gradient, against the exact loss and
+    a gradient of 1:
+
+    >>> loss_and_grad(sigmoid_bce, 20.0, 0.0), loss_and_grad(binary_cross_entropy_with_logits, 20.0, 0.0)
+    ((100.0, 0.0), (20.0, 1.0))
+
+    A positive example with logit -40: both losses are exact, but the clamped gradient has faded:
+
+    >>> loss, grad = loss_and_grad(sigmoid_bce, -40.0, 1.0)
+    >>> loss, bool(-1e-5 < grad < 0), loss_and_grad(binary_cross_entropy_with_logits, -40.0, 1.0)
+    (40.0, True, (40.0, -1.0))
     """
     check.tensor("input", input)
     check.tensor("target", target)
@@ -375,12 +471,12 @@ def binary_cross_entropy_with_logits(
     check.choice("reduction", reduction, _reduction.REDUCTIONS)
     check.probabilities("target", target)
     # softplus(-x) = log(e^0 + e^-x); logaddexp never overflows and its gradient is exactly -sigmoid(-x)
-    softplus_neg = torch.logaddexp(torch.zeros_like(input), -input)  # (*)
+    softplus_neg = torch.logaddexp(torch.zeros_like(input), -input)  # input's shape
     if pos_weight is None:
-        loss = (1 - target) * input + softplus_neg  # (*)
+        loss = (1 - target) * input + softplus_neg  # input's shape
     else:
         _weight("pos_weight", pos_weight, input)
-        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg  # (*)
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg  # input's shape
     if weight is not None:
         loss = loss * _weight("weight", weight, input)
     return _reduction.reduce(loss, reduction)

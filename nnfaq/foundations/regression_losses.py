@@ -11,9 +11,9 @@ import math
 
 import torch
 
-from nnfaq import _reduction
 from nnfaq import _validate as check
 from nnfaq._registry import question
+from nnfaq.foundations import _reduction
 
 __all__ = ["huber_loss", "kl_div", "l1_loss", "mse_loss"]
 
@@ -25,7 +25,17 @@ def _pair(input, target, reduction: str, reductions: tuple[str, ...] = _reductio
     check.choice("reduction", reduction, reductions)
 
 
-@question("cross-entropy-vs-mse")
+@question(
+    "cross-entropy-vs-mse",
+    level="basic",
+    short=(
+        "Because of the gradient at the logit. Behind a sigmoid, MSE's gradient is 2 (p - y) p (1 - p), which "
+        "vanishes when the output saturates on the wrong side, so learning stalls where the model is most wrong; "
+        "cross-entropy's is p - y. Cross-entropy is the likelihood of a categorical output; MSE assumes Gaussian "
+        "noise, right for regression."
+    ),
+    followups=("softmax-cross-entropy-gradient", "bce-with-logits", "l1-vs-l2-loss"),
+)
 def mse_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     r"""Mean squared error :math:`\frac1n\sum_i (x_i - y_i)^2`.
 
@@ -82,7 +92,17 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mea
     return _reduction.reduce((input - target).pow(2), reduction)
 
 
-@question("l1-vs-l2-loss")
+@question(
+    "l1-vs-l2-loss",
+    level="basic",
+    short=(
+        "L2 squares the errors: large errors dominate, the best constant prediction is the mean, and the gradient "
+        "grows with the error. L1 takes absolute values: the best constant is the median, so outliers pull it far "
+        "less, and the gradient has size 1 whatever the error. Use L2 for Gaussian-like noise, L1 or Huber when "
+        "targets have outliers."
+    ),
+    followups=("huber-loss", "cross-entropy-vs-mse"),
+)
 def l1_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     r"""Mean absolute error :math:`\frac1n\sum_i |x_i - y_i|`.
 
@@ -142,7 +162,17 @@ def l1_loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean
     return _reduction.reduce((input - target).abs(), reduction)
 
 
-@question("huber-loss")
+@question(
+    "huber-loss",
+    level="basic",
+    short=(
+        "Half the squared error for errors up to delta, delta (|e| - delta / 2) beyond, joined smoothly. Its "
+        "gradient is the error clipped to [-delta, delta]: smooth near the optimum like MSE, yet an outlier "
+        "contributes at most delta, like L1. Use it for regression with occasional outliers, such as "
+        "bounding boxes or value targets in reinforcement learning."
+    ),
+    followups=("l1-vs-l2-loss", "gradient-clipping"),
+)
 def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", delta: float = 1.0) -> torch.Tensor:
     r"""Huber loss: quadratic for errors up to ``delta``, linear beyond.
 
@@ -204,13 +234,23 @@ def huber_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean
     _pair(input, target, reduction)
     # an infinite delta would make the unused linear branch's gradient inf * 0 = NaN
     delta = check.number("delta", delta, low=0.0, low_open=True, high=math.inf, high_open=True)
-    e = input - target  # (*)
-    a = e.abs()  # (*)
-    loss = torch.where(a <= delta, 0.5 * e.pow(2), delta * (a - 0.5 * delta))  # (*)
+    e = input - target  # input's shape
+    a = e.abs()  # input's shape
+    loss = torch.where(a <= delta, 0.5 * e.pow(2), delta * (a - 0.5 * delta))  # input's shape
     return _reduction.reduce(loss, reduction)
 
 
-@question("kl-divergence")
+@question(
+    "kl-divergence",
+    level="intermediate",
+    short=(
+        "KL(p || q), the sum of p log(p / q), is how much worse a code built for q does on data from p: "
+        "non-negative, zero only when q = p, not symmetric. Cross-entropy is H(p) + KL(p || q), so for fixed "
+        "targets both have the same gradients. PyTorch's kl_div takes log-probabilities first, the target second; "
+        "use reduction='batchmean'."
+    ),
+    followups=("loss-function", "label-smoothing", "cross-entropy-vs-mse"),
+)
 def kl_div(
     input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean", log_target: bool = False
 ) -> torch.Tensor:
@@ -260,9 +300,9 @@ def kl_div(
 
         The first argument is the model's log-probabilities :math:`\log q` and the second the
         target :math:`p`; the result is :math:`\mathrm{KL}(p\,\|\,q)`. Passing probabilities
-        instead of log-probabilities silently gives a wrong number (this function refuses it), and
-        the default ``reduction='mean'`` is smaller than the KL by the number of classes; the
-        examples prove both.
+        instead of log-probabilities silently gives a wrong number, even a negative one, which no KL
+        can be (this function refuses it); and the default ``reduction='mean'`` is smaller than the
+        KL by the number of classes. The examples prove both.
 
     Examples
     --------
@@ -289,6 +329,24 @@ def kl_div(
     True
     >>> torch.allclose(ours, kl_div(p.log(), q, reduction="batchmean"))
     False
+
+    For fixed targets, cross-entropy and KL have the same gradient with respect to the logits:
+
+    >>> x = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    >>> (g_ce,) = torch.autograd.grad(F.cross_entropy(x, p), x)
+    >>> (g_kl,) = torch.autograd.grad(kl_div(x.log_softmax(dim=1), p, reduction="batchmean"), x)
+    >>> torch.allclose(g_ce, g_kl)
+    True
+
+    Probabilities in place of log-probabilities: PyTorch returns a negative "KL" without a word,
+    this function refuses:
+
+    >>> bool(F.kl_div(q, p, reduction="batchmean") < 0)
+    True
+    >>> kl_div(q, p, reduction="batchmean")
+    Traceback (most recent call last):
+        ...
+    ValueError: input must contain log-probabilities (all <= 0, no NaN); pass log(q), not q
     """
     _pair(input, target, reduction, (*_reduction.REDUCTIONS, "batchmean"))
     check.flag("log_target", log_target)
@@ -298,11 +356,11 @@ def kl_div(
         if not bool((target <= 0).all()):
             raise ValueError("target must contain log-probabilities (all <= 0, no NaN) when log_target=True")
         # p (log p - log q)
-        loss = target.exp() * (target - input)  # (*)
+        loss = target.exp() * (target - input)  # input's shape
     else:
         check.probabilities("target", target)
         # p log p - p log q, with 0 log 0 = 0
-        loss = torch.xlogy(target, target) - target * input  # (*)
+        loss = torch.xlogy(target, target) - target * input  # input's shape
     if reduction == "batchmean":
         return loss.sum() / (input.shape[0] if input.dim() else 1)
     return _reduction.reduce(loss, reduction)

@@ -5,6 +5,9 @@ What is the difference between the L1, L2 (MSE) and Huber losses?
 The three regression losses differ in how they weigh large errors. This page plots each loss and
 its gradient against the error, then fits a constant to data with one outlier to show what that
 difference does.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
@@ -15,7 +18,7 @@ difference does.
 import matplotlib.pyplot as plt
 import torch
 
-from nnfaq.regression_losses import huber_loss, l1_loss, mse_loss
+from nnfaq.foundations.regression_losses import huber_loss, l1_loss, mse_loss
 
 torch.manual_seed(0)
 e = torch.linspace(-3, 3, 601, dtype=torch.float64, requires_grad=True)
@@ -70,5 +73,6 @@ ax.legend()
 # --------
 # MSE squares errors: it is smooth and the right loss for Gaussian noise, but outliers dominate it.
 # L1 is robust (its optimum is the median) with a constant-size gradient; Huber is quadratic for
-# small errors and linear for large ones. See :func:`nnfaq.regression_losses.l1_loss` and
-# :func:`nnfaq.regression_losses.huber_loss`.
+# small errors and linear for large ones. See :func:`nnfaq.foundations.regression_losses.l1_loss` and
+# :func:`nnfaq.foundations.regression_losses.huber_loss`.
+plt.show()
