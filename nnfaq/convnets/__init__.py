@@ -5,4 +5,4 @@ and how networks down- and upsample.
 """
 
 #: The part's topics, in the order the site and the CLI show them.
-TOPICS = ('convolution', 'conv_arithmetic', 'resampling')
+TOPICS = ("convolution", "conv_arithmetic", "resampling", "segmentation")
