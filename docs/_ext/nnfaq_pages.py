@@ -192,7 +192,9 @@ def gallery_files(gallery_root: Path) -> dict[Path, str]:
         wanted[gallery_root / part.name / "GALLERY_HEADER.rst"] = _rst_title(part.title, "=") + part.intro + "\n"
         for topic in part.topics:
             if (gallery_root / part.name / topic.name).is_dir():
-                text = _rst_title(topic.title, "-") + topic.intro + f"\n\nThe answers: :ref:`topic-{topic.name}`.\n"
+                # the intro's :func: roles are relative to the topic module
+                text = _rst_title(topic.title, "-") + f".. currentmodule:: {topic.module}\n\n" + topic.intro
+                text += f"\n\nThe answers: :ref:`topic-{topic.name}`.\n"
                 wanted[gallery_root / part.name / topic.name / "GALLERY_HEADER.rst"] = text
     return wanted
 

@@ -293,7 +293,7 @@ def moe_parameter_count(config: dict) -> tuple[int, int]:
     Examples
     --------
     Mixtral 8x7B and its dense base, Mistral 7B, from their published configurations
-    (:data:`MIXTRAL_8X7B`, :data:`MISTRAL_7B`):
+    (``MIXTRAL_8X7B``, ``MISTRAL_7B``):
 
     >>> total, active = moe_parameter_count(MIXTRAL_8X7B)
     >>> total, active

@@ -402,7 +402,7 @@ def nf4_levels() -> torch.Tensor:
     Notes
     -----
     The construction is bitsandbytes' ``create_normal_map(offset=0.9677083)``; the published values
-    (:data:`NF4_PUBLISHED`) are its float32 output.
+    (``NF4_PUBLISHED``) are its float32 output.
 
     References
     ----------
