@@ -360,10 +360,10 @@ def get_question(id: str) -> Question:
     >>> get_question("dropout-train-vs-eval").text.startswith("How does dropout")
     True
     >>> try:
-    ...     get_question("dropout-train")
+    ...     get_question("dropout-train-eval")
     ... except KeyError as error:
     ...     print(error.args[0])
-    no question with id 'dropout-train'; did you mean dropout-train-vs-eval?
+    no question with id 'dropout-train-eval'; did you mean dropout-train-vs-eval?
     """
     everything = questions()
     for q in everything:

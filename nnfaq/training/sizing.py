@@ -27,7 +27,17 @@ class FitResult(NamedTuple):
     losses: list[float]
 
 
-@question("choosing-an-architecture")
+@question(
+    "choosing-an-architecture",
+    level="basic",
+    short=(
+        "From the structure of the data, then a baseline, then validation. Convolutions for images, where "
+        "nearby pixels matter and a pattern means the same anywhere; attention or recurrence for sequences; "
+        "an MLP or gradient-boosted trees for tabular features. Start from a published or small architecture, "
+        "beat a trivial baseline, then change one thing at a time."
+    ),
+    followups=("number-of-layers-and-neurons", "why-convolutions", "prevent-overfitting"),
+)
 def mlp(in_features: int, hidden=(), out_features: int = 10, dtype: torch.dtype | None = None) -> torch.nn.Sequential:
     r"""A multilayer perceptron: ``Flatten``, then ``Linear + ReLU`` for each width in ``hidden``, then ``Linear``.
 
@@ -149,7 +159,17 @@ def _check_fits(model: torch.nn.Module, names: tuple[str, str], x: torch.Tensor,
         raise ValueError(f"{names[1]} must hold class labels in [0, {K}) (the model's {K} outputs)")
 
 
-@question("number-of-layers-and-neurons")
+@question(
+    "number-of-layers-and-neurons",
+    level="intermediate",
+    short=(
+        "There is no formula: decide empirically, with the validation set as judge. Grow the network until "
+        "it fits the training set, then choose size, regularization and training length by validation score. "
+        "Training accuracy proves capacity, not learning: a wide enough network memorizes even random labels "
+        "while its validation accuracy stays at chance."
+    ),
+    followups=("prevent-overfitting", "choosing-an-architecture", "dropout-train-vs-eval"),
+)
 def fit(
     model: torch.nn.Module,
     x_train: torch.Tensor,
@@ -224,7 +244,7 @@ def fit(
     >>> y, y_val = torch.randint(0, 10, (100,)), torch.randint(0, 10, (100,))   # random labels
     >>> wide = mlp(20, [256], 10, dtype=torch.float64)
     >>> first = F.cross_entropy(wide(x), y).item()
-    >>> result = fit(wide, x, y, x_val, y_val, steps=150)
+    >>> result = fit(wide, x, y, x_val, y_val, steps=100)
     >>> math.isclose(result.losses[0], first)
     True
 
@@ -237,7 +257,7 @@ def fit(
 
     Capacity is what memorizes: a network with 2 hidden units cannot:
 
-    >>> fit(mlp(20, [2], 10, dtype=torch.float64), x, y, steps=150).train_accuracy < 0.5
+    >>> fit(mlp(20, [2], 10, dtype=torch.float64), x, y, steps=100).train_accuracy < 0.5
     True
     """
     if not isinstance(model, torch.nn.Module):

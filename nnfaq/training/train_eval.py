@@ -15,7 +15,17 @@ from nnfaq._registry import question
 __all__ = ["batch_norm", "eval_is_deterministic"]
 
 
-@question("batch-norm-train-vs-eval")
+@question(
+    "batch-norm-train-vs-eval",
+    level="intermediate",
+    short=(
+        "In training mode batch norm normalizes each channel with the current batch's mean and variance, "
+        "applies the learned scale and shift, and updates running averages of the mean and variance. In "
+        "evaluation mode it is still applied, with the stored running statistics instead: an example's "
+        "output no longer depends on the rest of its batch, and the statistics stay fixed."
+    ),
+    followups=("nn-vs-functional", "frozen-batch-norm-running-stats", "dropout-train-vs-eval"),
+)
 def batch_norm(
     input: torch.Tensor,
     running_mean: torch.Tensor | None,
@@ -75,7 +85,18 @@ def batch_norm(
     Notes
     -----
     ``requires_grad=False`` on ``weight`` and ``bias`` does not freeze the running statistics:
-    only evaluation mode does.
+    only evaluation mode does. Like :func:`torch.nn.functional.batch_norm`, ``training`` defaults to
+    False (the opposite of ``F.dropout``'s default; see :func:`eval_is_deterministic`).
+
+    .. admonition:: Common mistake
+
+        "Batch normalization is a supervised learning technique."
+
+        Batch normalization uses no labels: it is a layer whose statistics are computed from its
+        inputs alone, so it works the same inside supervised and unsupervised networks (an
+        autoencoder, a GAN). Only its scale and shift are learned, by whatever loss trains the
+        network. The examples set the running statistics with forward passes alone, with no labels,
+        no loss and no backward pass.
 
     .. admonition:: Common mistake
 
@@ -122,8 +143,17 @@ def batch_norm(
 
     >>> round(ours.mean(dim=(0, 2, 3)).abs().max().item(), 6)
     0.0
-    >>> round(ours.var(dim=(0, 2, 3), unbiased=False).mean().item(), 3)
+    >>> round(ours.var(dim=(0, 2, 3), correction=0).mean().item(), 3)
     1.0
+
+    No labels anywhere: forward passes over unlabelled batches alone move the running statistics
+    to the data's mean (3) and variance (4):
+
+    >>> rm, rv = torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
+    >>> for _ in range(60):
+    ...     _ = batch_norm(3 + 2 * torch.randn(64, 4, dtype=torch.float64), rm, rv, training=True)
+    >>> bool((rm - 3).abs().max() < 0.25), bool((rv - 4).abs().max() < 1.0)
+    (True, True)
     """
     check.tensor("input", input, min_ndim=2)
     check.flag("training", training)
@@ -146,7 +176,7 @@ def batch_norm(
     if training:
         # mu_c and the biased sigma_c^2 of this batch
         mu = input.mean(dim=dims)  # (C,)
-        var = input.var(dim=dims, unbiased=False)  # (C,)
+        var = input.var(dim=dims, correction=0)  # (C,)
         if running_mean is not None:
             with torch.no_grad():
                 running_mean.mul_(1 - momentum).add_(momentum * mu)
@@ -165,7 +195,17 @@ def batch_norm(
     return y
 
 
-@question("nn-vs-functional")
+@question(
+    "nn-vs-functional",
+    level="basic",
+    short=(
+        "torch.nn.functional holds stateless functions: you pass every tensor, weights included. torch.nn "
+        "modules own their parameters and buffers and follow model.train() and model.eval(). For ReLU or "
+        "softmax the two are interchangeable; for dropout and batch norm the functional defaults bite: "
+        "F.dropout defaults to training=True, F.batch_norm to training=False. Neither turns off autograd."
+    ),
+    followups=("batch-norm-train-vs-eval", "dropout-train-vs-eval"),
+)
 def eval_is_deterministic(model: torch.nn.Module, input: torch.Tensor, trials: int = 3) -> bool:
     r"""Whether ``model`` in evaluation mode gives the same output on every call.
 
@@ -174,9 +214,12 @@ def eval_is_deterministic(model: torch.nn.Module, input: torch.Tensor, trials: i
     ``torch.nn.functional`` holds stateless operations: you pass every tensor, weights included.
     ``torch.nn`` modules wrap them, own their parameters and buffers, and follow the module's
     ``train()``/``eval()`` mode. For operations with no parameters and no mode (ReLU, softmax) the
-    two are interchangeable; for dropout and batch norm they are not: ``F.dropout`` defaults to
-    ``training=True``, so a model that calls it without ``training=self.training`` keeps dropping
-    units after ``model.eval()``. Neither form turns off autograd: that is ``torch.no_grad()``.
+    two are interchangeable; for dropout and batch norm they are not, and their functional defaults
+    are opposite pitfalls. ``F.dropout`` defaults to ``training=True``, so a model that calls it
+    without ``training=self.training`` keeps dropping units after ``model.eval()``;
+    ``F.batch_norm`` defaults to ``training=False``, so one that forgets it never normalizes with
+    batch statistics nor updates its running statistics, even in training. Neither form turns off
+    autograd: that is ``torch.no_grad()``.
 
     Parameters
     ----------
@@ -200,6 +243,18 @@ def eval_is_deterministic(model: torch.nn.Module, input: torch.Tensor, trials: i
     -----
     ``model.eval()`` only sets ``module.training = False`` on every submodule. Gradients are still
     recorded; wrap inference in ``torch.no_grad()`` or ``torch.inference_mode()`` to save memory.
+
+    .. admonition:: Common mistake
+
+        "Modules have a training and an evaluation mode because they have learnable parameters that
+        need to be updated during training, like batch normalization."
+
+        The mode matters only for modules whose forward pass behaves differently in training, and
+        that has nothing to do with learnable parameters: ``nn.Linear`` has parameters and gives the
+        same output in both modes, ``nn.Dropout`` has none and changes behaviour. Batch norm's mode
+        switches between batch statistics and its running statistics, which are *buffers*, not
+        parameters; with its parameters frozen it still behaves differently in each mode. The
+        examples prove each point.
 
     Examples
     --------
@@ -237,6 +292,30 @@ def eval_is_deterministic(model: torch.nn.Module, input: torch.Tensor, trials: i
     True
     >>> with torch.no_grad():
     ...     net(x).requires_grad
+    False
+
+    The opposite default: ``F.batch_norm`` has ``training=False``, so a forgotten mode means running
+    statistics that never move and no batch normalization, even in training:
+
+    >>> rm, rv, z = torch.zeros(8), torch.ones(8), 5 + torch.randn(16, 8)
+    >>> forgot = F.batch_norm(z, rm, rv)
+    >>> torch.equal(rm, torch.zeros(8)), torch.allclose(forgot, z / (1 + 1e-5) ** 0.5)
+    (True, True)
+    >>> passed = F.batch_norm(z, rm, rv, training=True)
+    >>> bool(rm.abs().min() > 0), bool(passed.mean(0).abs().max() < 1e-5)
+    (True, True)
+
+    The mode is not about learnable parameters: ``nn.Linear`` has 72 of them and no mode-dependent
+    behaviour; batch norm's running statistics are buffers, and with its parameters frozen it still
+    differs between modes:
+
+    >>> lin = nn.Linear(8, 8)
+    >>> sum(p.numel() for p in lin.parameters()), torch.equal(lin.train()(x), lin.eval()(x))
+    (72, True)
+    >>> bn = nn.BatchNorm1d(8).requires_grad_(False)
+    >>> [n for n, _ in bn.named_parameters()], [n for n, _ in bn.named_buffers()]
+    (['weight', 'bias'], ['running_mean', 'running_var', 'num_batches_tracked'])
+    >>> torch.allclose(bn.train()(x), bn.eval()(x))
     False
     """
     if not isinstance(model, torch.nn.Module):

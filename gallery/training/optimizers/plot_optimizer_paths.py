@@ -4,7 +4,10 @@ How do momentum and Adam change the path to the minimum?
 
 On an ill-conditioned loss, :math:`f(w) = \\frac12(w_1^2 + 25 w_2^2)`, the gradient points mostly
 across the narrow valley, not along it. This page runs SGD, SGD with momentum, and Adam (all from
-:mod:`nnfaq.optimizers`, which match ``torch.optim`` step for step) and draws their paths.
+:mod:`nnfaq.training.optimizers`, which match ``torch.optim`` step for step) and draws their paths.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
@@ -16,7 +19,7 @@ across the narrow valley, not along it. This page runs SGD, SGD with momentum, a
 import matplotlib.pyplot as plt
 import torch
 
-from nnfaq.optimizers import adam_step, sgd_step
+from nnfaq.training.optimizers import adam_step, sgd_step
 
 torch.manual_seed(0)
 A = torch.tensor([1.0, 25.0], dtype=torch.float64)
@@ -53,8 +56,8 @@ ax.legend(loc="upper right")
 # %%
 # Loss against step
 # -----------------
-# The same runs as loss curves: momentum reaches a loss about eight orders of magnitude below plain
-# SGD's. Adam also beats SGD, but with a fixed learning rate its steps stay about ``lr`` in size,
+# The same runs as loss curves: momentum reaches a loss more than seven orders of magnitude below
+# plain SGD's. Adam also beats SGD, but with a fixed learning rate its steps stay about ``lr`` in size,
 # so it keeps oscillating around the minimum (a decaying schedule would settle it).
 fig, ax = plt.subplots()
 for name, ws in runs.items():
@@ -63,8 +66,10 @@ ax.set_xlabel("step")
 ax.set_ylabel("loss (log scale)")
 ax.set_title("Momentum converges fastest; Adam beats SGD but oscillates")
 ax.legend()
-for name, ws in runs.items():
-    print(f"{name:20s} loss after 60 steps: {loss(ws[-1]).item():.2e}")
+sgd, momentum, adam = (loss(ws) for ws in runs.values())
+print("momentum's loss after 60 steps is below 1e-7 times SGD's:", bool(momentum[-1] < 1e-7 * sgd[-1]))
+print("Adam's loss after 60 steps is below SGD's:", bool(adam[-1] < sgd[-1]))
+print("Adam still oscillates (its loss rose during the last 10 steps):", bool((adam[-10:].diff() > 0).any()))
 
 # %%
 # Takeaway
@@ -72,4 +77,5 @@ for name, ws in runs.items():
 # Momentum accumulates gradients that keep their direction and cancels those that flip, so it
 # moves along narrow valleys much faster than SGD at the same learning rate. Adam rescales each
 # coordinate by its own gradient history, so its steps have size about ``lr`` whatever the
-# gradient's scale. See :func:`nnfaq.optimizers.sgd_step` and :func:`nnfaq.optimizers.adam_step`.
+# gradient's scale. See :func:`nnfaq.training.optimizers.sgd_step` and :func:`nnfaq.training.optimizers.adam_step`.
+plt.show()

@@ -5,6 +5,9 @@ Does dropout behave differently in training and evaluation?
 Dropout zeroes random units while training and scales the survivors by :math:`1/(1-p)`; in
 evaluation it does nothing. This page shows the masks it draws, checks that the scaling keeps every
 unit's mean, and shows the gradient flowing back only through the kept units.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
@@ -15,7 +18,7 @@ unit's mean, and shows the gradient flowing back only through the kept units.
 import matplotlib.pyplot as plt
 import torch
 
-from nnfaq.regularization import dropout
+from nnfaq.training.regularization import dropout
 
 torch.manual_seed(0)
 x = torch.ones(8, 24)
@@ -68,4 +71,5 @@ print("gradient == mask / (1 - p):", torch.equal(xg.grad, (out != 0).float() / 0
 # Dropout is a training-only regularizer: it samples a thinned network at every step and scales
 # the kept units by :math:`1/(1-p)` so that evaluation, where it is the identity, sees the same
 # expected activations. Its backward pass multiplies the gradient by the same mask and scale.
-# See :func:`nnfaq.regularization.dropout`.
+# See :func:`nnfaq.training.regularization.dropout`.
+plt.show()
