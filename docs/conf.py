@@ -36,6 +36,8 @@ extensions = [
     "nnfaq_docstrings",  # docs/_ext: a concept function's autodoc entry keeps its implementation sections only
     "thumbnail_alt",  # docs/_ext: gallery thumbnails get their example's title as alt text
     "stable_config",  # docs/_ext: the environment is pickled with conf.py's values: no-change builds read nothing
+    "nnfaq_search",  # docs/_ext: search lists the answering question first, at its #q- anchor
+    "a11y_workarounds",  # docs/_ext: names for the theme's sidebar toggles; citation lists as docutils should
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}

@@ -362,8 +362,9 @@ def get_question(id: str) -> Question:
     >>> try:
     ...     get_question("dropout-train-eval")
     ... except KeyError as error:
-    ...     print(error.args[0])
-    no question with id 'dropout-train-eval'; did you mean dropout-train-vs-eval?
+    ...     message = error.args[0]
+    >>> message.startswith("no question with id 'dropout-train-eval'; did you mean dropout-train-vs-eval")
+    True
     """
     everything = questions()
     for q in everything:

@@ -32,6 +32,16 @@ def windows(x: torch.Tensor, kernel, stride, dilation) -> torch.Tensor:
     return x
 
 
+def ints(name: str, value, n: int, low: int | None = None) -> tuple[int, ...]:
+    """``value`` as an ``n``-tuple of ints, as PyTorch reads ``kernel_size``, ``stride``, ``padding``, ``dilation``.
+
+    An int, a sequence of ``n`` ints, or a sequence of one int (PyTorch repeats it); each at least ``low``.
+    """
+    if isinstance(value, tuple | list) and len(value) == 1 and n > 1:
+        value = value[0]
+    return check.int_tuple(name, value, n, low=low)
+
+
 def pads(padding, kernel, stride, dilation) -> list[tuple[int, int]]:
     """(left, right) padding per spatial dimension, PyTorch's rules for int, tuple, "valid" and "same"."""
     n = len(kernel)
@@ -43,7 +53,7 @@ def pads(padding, kernel, stride, dilation) -> list[tuple[int, int]]:
             raise ValueError(f"padding='same' needs stride=1, got stride={stride}")
         # total padding dil * (k - 1); for an even kernel the extra zero goes at the end, as in PyTorch
         return [(dil * (k - 1) // 2, dil * (k - 1) - dil * (k - 1) // 2) for k, dil in zip(kernel, dilation)]
-    return [(p, p) for p in check.int_tuple("padding", padding, n, low=0)]
+    return [(p, p) for p in ints("padding", padding, n, low=0)]
 
 
 def pad(x: torch.Tensor, pads, value: float = 0.0) -> torch.Tensor:

@@ -2,9 +2,9 @@
 
 The numbers interviewers ask about convolutional layers, as exact formulas checked against the
 shapes, parameters and multiply-adds PyTorch produces: output sizes of convolution and transposed
-convolution (pooling's is in :mod:`nnfaq.resampling`); the cost of each convolution type (standard, 1x1, depthwise,
-depthwise-separable, grouped, dilated, spatially separable, transposed) against a dense layer; and
-the receptive field of a stack of layers.
+convolution (pooling's is in :mod:`nnfaq.convnets.resampling`); the cost of each convolution type
+(standard, 1x1, depthwise, depthwise-separable, grouped, dilated, spatially separable, transposed)
+against a dense layer; and the receptive field of a stack of layers.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from nnfaq import _sliding
 from nnfaq import _validate as check
 from nnfaq._registry import question
+from nnfaq.convnets import _sliding
 
 __all__ = [
     "conv_cost",
@@ -37,7 +37,16 @@ KINDS = (
 )
 
 
-@question("conv-output-size")
+@question(
+    "conv-output-size",
+    level="basic",
+    short=(
+        "Pad by p on both sides, count the positions where a kernel spanning d(K-1)+1 inputs fits, stepping by "
+        "the stride, and round down: n_out = floor((n + 2p - d(K-1) - 1) / s) + 1. Without padding a K kernel "
+        "shrinks the size by K-1 (28 becomes 24 with 5x5); padding (K-1)/2 at stride 1 keeps it."
+    ),
+    followups=("transposed-conv-output-size", "pool-output-size", "receptive-field"),
+)
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0, dilation: int = 1) -> int:
     r"""Output length of a convolution along one dimension.
 
@@ -113,7 +122,17 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding=0, di
     return _sliding.output_size(n, k, s, check.integer("padding", padding, low=0), d)
 
 
-@question("transposed-conv-output-size")
+@question(
+    "transposed-conv-output-size",
+    level="intermediate",
+    short=(
+        "n_out = (n - 1)s - 2p + d(K-1) + output_padding + 1: the inputs are placed s apart, the kernel span "
+        "is added, the padding removed. A strided convolution rounds down, so several sizes map to one output "
+        "(7 and 8 both become 4 with K=3, s=2, p=1); ``output_padding``, below the stride, picks which one to "
+        "restore."
+    ),
+    followups=("transposed-convolution", "conv-output-size"),
+)
 def conv_transpose_output_size(
     size: int, kernel_size: int, stride: int = 1, padding: int = 0, output_padding: int = 0, dilation: int = 1
 ) -> int:
@@ -181,7 +200,17 @@ def conv_transpose_output_size(
     return out
 
 
-@question("convolution-types")
+@question(
+    "convolution-types",
+    level="intermediate",
+    short=(
+        "Standard: C_out filters of K x K x C_in shared over positions. 1x1 mixes channels per pixel. Depthwise "
+        "filters each channel alone; depthwise-separable (depthwise, then 1x1) costs 1/C_out + 1/K^2 of "
+        "standard. Grouped costs 1/g. Dilated sees farther with no new weights. Spatially separable (Kx1, 1xK) "
+        "costs 2/K if C_in = C_out, but is rank 1. Transposed upsamples."
+    ),
+    followups=("receptive-field", "conv-output-size", "transposed-convolution"),
+)
 def conv_cost(
     kind: str,
     in_channels: int,
@@ -204,15 +233,17 @@ def conv_cost(
     convolution mixes channels per pixel; a depthwise convolution filters each channel on its own,
     and depthwise-separable (depthwise then pointwise, MobileNet) costs about
     ``1/C_out + 1/K²`` of a standard one; grouped convolution (ResNeXt) splits channels into
-    ``g`` groups for ``1/g`` of the cost; spatially separable (``K x 1`` then ``1 x K``) replaces
-    ``K²`` by ``2K`` per channel pair. A dilated convolution spreads its taps to see farther with
-    no new weights (segmentation, WaveNet), and a transposed convolution upsamples (decoders, GANs).
+    ``g`` groups for ``1/g`` of the cost; spatially separable (``K x 1`` then ``1 x K``) costs
+    ``(C_in + C_out) / (K C_in)`` of a standard layer, ``2/K`` when ``C_in = C_out``, and can only
+    express kernels of rank 1. A dilated convolution spreads its taps to see farther with no new
+    weights (segmentation, WaveNet), and a transposed convolution upsamples (decoders, GANs).
 
     .. math::
 
         \text{params} = C_{out} \frac{C_{in}}{g} K_h K_w, \qquad
         \text{MACs} = \text{params} \cdot H_{out} W_{out}, \qquad
-        \frac{C_{in}K^2 + C_{in}C_{out}}{C_{in}C_{out}K^2} = \frac{1}{C_{out}} + \frac{1}{K^2}
+        \frac{C_{in}K^2 + C_{in}C_{out}}{C_{in}C_{out}K^2} = \frac{1}{C_{out}} + \frac{1}{K^2}, \qquad
+        \frac{C_{in}C_{out}K + C_{out}^2 K}{C_{in}C_{out}K^2} = \frac{C_{in} + C_{out}}{K\,C_{in}}
 
     Parameters
     ----------
@@ -266,14 +297,37 @@ def conv_cost(
 
     Examples
     --------
-    The parameters and the output size match PyTorch's layer; each of the ``10 x 10`` outputs of each
-    of the 64 filters costs ``(32 / 4) · 3 · 3`` multiply-adds (the tests also check the MACs against
-    ``torch.utils.flop_counter``, which counts two FLOPs per MAC):
+    The parameter count of every kind is PyTorch's: the layers below are what each kind means (16 to 32
+    channels, 3x3, padding 1, an 8x8 input, biases included):
+
+    >>> with torch.device("meta"):  # shapes and parameters only, no memory
+    ...     layers = {
+    ...         "dense": [nn.Linear(16 * 8 * 8, 32 * 8 * 8)],
+    ...         "standard": [nn.Conv2d(16, 32, 3, padding=1)],
+    ...         "pointwise": [nn.Conv2d(16, 32, 1)],
+    ...         "depthwise": [nn.Conv2d(16, 32, 3, padding=1, groups=16)],
+    ...         "depthwise-separable": [nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.Conv2d(16, 32, 1)],
+    ...         "grouped": [nn.Conv2d(16, 32, 3, padding=1, groups=4)],
+    ...         "dilated": [nn.Conv2d(16, 32, 3, padding=2, dilation=2)],
+    ...         "spatially-separable": [nn.Conv2d(16, 32, (3, 1), padding=(1, 0)),
+    ...                                 nn.Conv2d(32, 32, (1, 3), padding=(0, 1))],
+    ...         "transposed": [nn.ConvTranspose2d(16, 32, 3, padding=1)],
+    ...     }
+    >>> options = {"grouped": {"groups": 4}, "dilated": {"padding": 2, "dilation": 2}}
+    >>> ours = {kind: conv_cost(kind, 16, 32, 3, 8, **{"padding": 1, "bias": True, **options.get(kind, {})})
+    ...         for kind in KINDS}
+    >>> all(ours[kind]["params"] == sum(p.numel() for m in layers[kind] for p in m.parameters()) for kind in KINDS)
+    True
+    >>> {kind: ours[kind]["params"] for kind in KINDS}
+    {'dense': 2099200, 'standard': 4640, 'pointwise': 544, 'depthwise': 320, 'depthwise-separable': 704,
+     'grouped': 1184, 'dilated': 4640, 'spatially-separable': 4672, 'transposed': 4640}
+
+    So are the output size and the multiply-adds: each of the ``10 x 10`` outputs of each of the 64
+    filters costs ``(32 / 4) · 3 · 3`` of them (the tests check every kind's against
+    ``torch.utils.flop_counter``, which counts two FLOPs per multiply-add):
 
     >>> cost = conv_cost("grouped", 32, 64, 3, (20, 20), stride=2, padding=1, groups=4, bias=True)
     >>> layer = nn.Conv2d(32, 64, 3, stride=2, padding=1, groups=4)
-    >>> cost["params"] == sum(p.numel() for p in layer.parameters())
-    True
     >>> cost["output_size"] == tuple(layer(torch.randn(1, 32, 20, 20)).shape[2:]), cost["macs"] == 64 * 10 * 10 * 8 * 9
     (True, True)
 
@@ -292,6 +346,15 @@ def conv_cost(
     (73728, 8768)
     >>> ratio = 1 / 128 + 1 / 9
     >>> abs(sep["params"] / std["params"] - ratio) < 1e-12, abs(sep["macs"] / std["macs"] - ratio) < 1e-12
+    (True, True)
+
+    Spatially separable costs ``2/K`` of a standard layer only when ``C_in = C_out``; in general
+    ``(C_in + C_out) / (K C_in)``, here ``(64 + 128) / (3 · 64) = 1``: no saving at all:
+
+    >>> def spatial_ratio(c_in, c_out):
+    ...     cost = [conv_cost(kind, c_in, c_out, 3, 56, padding=1) for kind in ("spatially-separable", "standard")]
+    ...     return cost[0]["params"] / cost[1]["params"]
+    >>> spatial_ratio(64, 64) == 2 / 3, spatial_ratio(64, 128) == (64 + 128) / (3 * 64) == 1.0
     (True, True)
 
     Grouping divides the cost by ``g``; dilation adds no weights; a 1x1 convolution costs ``1/K²``:
@@ -357,7 +420,17 @@ def _layers(name, values) -> tuple:
     return tuple(values)
 
 
-@question("receptive-field")
+@question(
+    "receptive-field",
+    level="intermediate",
+    short=(
+        "The input region one output depends on. Each layer adds d(K-1) times the product of the strides "
+        "before it, so two 3x3 layers see 5x5 and three see 7x7, with 18 and 27 weights per channel pair "
+        "instead of 25 and 49, and nonlinearities between them (VGG). Strides multiply later growth; dilation "
+        "grows it without weights."
+    ),
+    followups=("convolution-types", "pooling"),
+)
 def receptive_field(kernel_sizes, strides=None, dilations=None) -> int:
     r"""Receptive field (in input pixels, along one dimension) of one output of a stack of layers.
 
@@ -406,20 +479,22 @@ def receptive_field(kernel_sizes, strides=None, dilations=None) -> int:
     >>> receptive_field([3, 3, 3], dilations=[1, 2, 4]), receptive_field([3, 2, 3], strides=[1, 2, 1])
     (15, 8)
 
-    Proof from autograd: the input pixels that one output of two 3x3 layers depends on form a
-    5x5 square:
+    Proof from autograd: over a batch of random images, the input pixels that the output at
+    ``(5, 5)`` of two 3x3 layers (ReLU between, random weights) has a nonzero gradient for are
+    exactly the 25 of the 5x5 square at rows and columns 5 to 9 (one image alone may show fewer: a
+    ReLU that is off passes no gradient):
 
-    >>> net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(), nn.Conv2d(1, 1, 3))
-    >>> for p in net.parameters():
-    ...     _ = nn.init.constant_(p, 0.1)
-    >>> x = torch.randn(1, 1, 15, 15, requires_grad=True)
-    >>> net(x)[0, 0, 5, 5].backward()
-    >>> rows, cols = x.grad[0, 0].nonzero().unbind(1)
-    >>> int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
-    (5, 5)
+    >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 1, 3))
+    >>> x = torch.randn(64, 1, 15, 15, requires_grad=True)
+    >>> net(x)[:, 0, 5, 5].sum().backward()
+    >>> seen = (x.grad[:, 0] != 0).any(dim=0)  # (15, 15): pixels some image's output depends on
+    >>> int(seen.sum()), bool(seen[5:10, 5:10].all())
+    (25, True)
 
-    ... with fewer weights than one 5x5 layer of the same width:
+    ... with fewer weights than one 5x5 layer of the same width, as PyTorch's layers count them:
 
+    >>> [sum(p.numel() for p in nn.Conv2d(64, 64, k, bias=False, device="meta").parameters()) for k in (3, 5)]
+    [36864, 102400]
     >>> 2 * conv_cost("standard", 64, 64, 3, 32)["params"] < conv_cost("standard", 64, 64, 5, 32)["params"]
     True
     """

@@ -12,9 +12,9 @@ import math
 
 import torch
 
-from nnfaq import _sliding
 from nnfaq import _validate as check
 from nnfaq._registry import question
+from nnfaq.convnets import _sliding
 
 __all__ = ["commutes_with_shift", "conv1d", "conv2d", "conv3d"]
 
@@ -41,8 +41,8 @@ def _conv_checks(input, weight, bias, groups, n):
 
 def _convnd(input, weight, bias, stride, padding, dilation, groups, n):
     groups = _conv_checks(input, weight, bias, groups, n)
-    stride = check.int_tuple("stride", stride, n, low=1)
-    dilation = check.int_tuple("dilation", dilation, n, low=1)
+    stride = _sliding.ints("stride", stride, n, low=1)
+    dilation = _sliding.ints("dilation", dilation, n, low=1)
     kernel = tuple(weight.shape[2:])
     x = input if input.dim() == n + 2 else input.unsqueeze(0)  # (B, C, *S)
     x = _sliding.pad(x, _sliding.pads(padding, kernel, stride, dilation))
@@ -63,7 +63,17 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, n):
     return y if input.dim() == n + 2 else y.squeeze(0)
 
 
-@question("conv2d-im2col")
+@question(
+    "conv2d-im2col",
+    level="intermediate",
+    short=(
+        "Each output pixel is the dot product of one filter with the input window under it, across all input "
+        "channels, plus a bias. im2col copies every window into a row, so the whole layer is one matrix product "
+        "of the window matrix with the flattened filters: fast, at the price of copying each pixel up to K*K "
+        "times."
+    ),
+    followups=("conv-output-size", "convolution-vs-cross-correlation", "convolution-types"),
+)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
     r"""2-D convolution (cross-correlation) as im2col followed by one matrix product.
 
@@ -155,7 +165,17 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     return _convnd(input, weight, bias, stride, padding, dilation, groups, n=2)
 
 
-@question("convolution-vs-cross-correlation")
+@question(
+    "convolution-vs-cross-correlation",
+    level="basic",
+    short=(
+        "No. A CNN layer computes a cross-correlation: the kernel slides over the input without being flipped. "
+        "A true convolution flips the kernel first, so the two agree only for symmetric kernels. For learning "
+        "it makes no difference: the network simply learns the flipped kernel, and both operations are "
+        "linear, local and translation-equivariant."
+    ),
+    followups=("conv2d-im2col", "why-convolutions"),
+)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
     r"""1-D convolution (cross-correlation) of sequences, the same im2col code as :func:`conv2d`.
 
@@ -220,7 +240,16 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     return _convnd(input, weight, bias, stride, padding, dilation, groups, n=1)
 
 
-@question("conv3d-vs-conv2d")
+@question(
+    "conv3d-vs-conv2d",
+    level="intermediate",
+    short=(
+        "When the third axis has local structure of its own: time in a video, depth in a scan. The kernel "
+        "also slides along it, so weights are shared over time and the output keeps a time axis; frames stacked "
+        "as 2D channels are all mixed in the first layer. The price is K times the weights and multiply-adds."
+    ),
+    followups=("conv2d-im2col", "convolution-types"),
+)
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> torch.Tensor:
     r"""3-D convolution of volumes or videos, the same im2col code as :func:`conv2d`.
 
@@ -282,7 +311,17 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     return _convnd(input, weight, bias, stride, padding, dilation, groups, n=3)
 
 
-@question("why-convolutions")
+@question(
+    "why-convolutions",
+    level="basic",
+    short=(
+        "Images have local structure and a pattern can appear anywhere. A convolution sees small windows and "
+        "applies one kernel everywhere, so its parameter count is independent of the image size and a "
+        "shifted input gives a shifted output (away from the borders). A dense layer has a weight per "
+        "input-output pixel pair and learns each pattern at each position."
+    ),
+    followups=("convolution-types", "receptive-field", "pooling"),
+)
 def commutes_with_shift(layer, input, shift=(1, 1), output_shift=None) -> bool:
     r"""Whether ``layer(roll(x, shift))`` equals ``roll(layer(x), output_shift)``: translation equivariance.
 

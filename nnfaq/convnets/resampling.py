@@ -12,14 +12,28 @@ import math
 
 import torch
 
-from nnfaq import _sliding
 from nnfaq import _validate as check
 from nnfaq._registry import question
+from nnfaq.convnets import _sliding
 
 __all__ = ["avg_pool2d", "conv_transpose2d", "max_pool2d", "pool_output_size"]
 
+#: VGG-16's last feature map and classifier (Simonyan and Zisserman, ICLR 2015, Table 1, configuration D:
+#: a 512 x 7 x 7 map after the fifth pooling, then dense layers of 4096, 4096 and 1000 units).
+VGG16 = {"channels": 512, "height": 7, "width": 7, "hidden": 4096, "classes": 1000}
 
-@question("transposed-convolution")
+
+@question(
+    "transposed-convolution",
+    level="intermediate",
+    short=(
+        "A transposed convolution is the adjoint of a convolution: each input pixel adds a copy of the kernel, "
+        "scaled by its value, into the output, stride pixels apart, so stride 2 upsamples by 2. Backpropagation "
+        "applies it to a convolution's output gradient. It restores the shape, not the values: despite the name "
+        "deconvolution, it is not an inverse."
+    ),
+    followups=("transposed-conv-output-size", "conv2d-im2col"),
+)
 def conv_transpose2d(
     input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ) -> torch.Tensor:
@@ -95,7 +109,7 @@ def conv_transpose2d(
     torch.Size([2, 3, 11, 11])
 
     It is the adjoint of the convolution with the same weight (``F.conv2d``, or
-    :func:`nnfaq.convolution.conv2d`): inner products agree, and it is that convolution's
+    :func:`nnfaq.convnets.convolution.conv2d`): inner products agree, and it is that convolution's
     input-gradient:
 
     >>> z = torch.randn(2, 3, 11, 11, dtype=torch.float64, requires_grad=True)
@@ -130,10 +144,10 @@ def conv_transpose2d(
         check.tensor("bias", bias, ndim=1)
         check.same_dtype("input", input, bias=bias)
         check.same_shape("bias", bias, (C_out,), "weight.shape[1] * groups, the output channels")
-    stride = check.int_tuple("stride", stride, 2, low=1)
-    dilation = check.int_tuple("dilation", dilation, 2, low=1)
-    pad = check.int_tuple("padding", padding, 2, low=0)
-    out_pad = check.int_tuple("output_padding", output_padding, 2, low=0)
+    stride = _sliding.ints("stride", stride, 2, low=1)
+    dilation = _sliding.ints("dilation", dilation, 2, low=1)
+    pad = _sliding.ints("padding", padding, 2, low=0)
+    out_pad = _sliding.ints("output_padding", output_padding, 2, low=0)
     if any(op >= max(s, d) for op, s, d in zip(out_pad, stride, dilation)):
         raise ValueError(f"output_padding must be smaller than stride or dilation, got {out_pad}")
     x = input if input.dim() == 4 else input.unsqueeze(0)  # (B, C, H, W)
@@ -159,7 +173,17 @@ def conv_transpose2d(
     return y if input.dim() == 4 else y.squeeze(0)
 
 
-@question("pool-output-size")
+@question(
+    "pool-output-size",
+    level="basic",
+    short=(
+        "Pooling uses the convolution's formula, floor((n + 2p - d(K-1) - 1) / s) + 1, with the stride "
+        "defaulting to the window, so 2x2 pooling halves the size, rounding down: 7 becomes 3. With "
+        "``ceil_mode=True`` it rounds up, so a partial last window still produces an output (7 becomes 4), "
+        "unless that window would start in the right padding."
+    ),
+    followups=("conv-output-size", "pooling"),
+)
 def pool_output_size(
     size: int, kernel_size: int, stride: int | None = None, padding: int = 0, dilation: int = 1, ceil_mode=False
 ) -> int:
@@ -234,10 +258,10 @@ def pool_output_size(
 def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode):
     check.tensor("input", input, ndim=(3, 4))
     _sliding.check_nonempty(input, 2)
-    kernel = check.int_tuple("kernel_size", kernel_size, 2, low=1)
-    stride = kernel if stride is None else check.int_tuple("stride", stride, 2, low=1)
-    pad = check.int_tuple("padding", padding, 2, low=0)
-    dilation = check.int_tuple("dilation", dilation, 2, low=1)
+    kernel = _sliding.ints("kernel_size", kernel_size, 2, low=1)
+    stride = kernel if stride is None else _sliding.ints("stride", stride, 2, low=1)
+    pad = _sliding.ints("padding", padding, 2, low=0)
+    dilation = _sliding.ints("dilation", dilation, 2, low=1)
     x = input if input.dim() == 4 else input.unsqueeze(0)  # (B, C, H, W)
     pads = []
     for n, k, s, p, d in zip(x.shape[2:], kernel, stride, pad, dilation):
@@ -247,26 +271,44 @@ def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode):
     return x, kernel, stride, dilation, pads
 
 
-@question("pooling")
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False) -> torch.Tensor:
-    r"""2-D max pooling: the largest value of every window, computed with the convolution's windows.
+@question(
+    "pooling",
+    level="basic",
+    short=(
+        "Pooling summarises each window of each channel by its maximum or its mean, usually with stride equal to "
+        "the window, so 2x2 pooling halves height and width. It has no parameters. In the backward pass max "
+        "pooling sends each window's gradient to the one input that was its maximum (the indices "
+        "``return_indices=True`` returns); every other input gets zero."
+    ),
+    followups=("global-average-pooling", "pool-output-size", "receptive-field"),
+)
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    r"""2-D max pooling: the largest value of every window, and optionally where it is.
 
-    **What does pooling do, and how many parameters does a pooling layer have?**
+    **What does pooling do, how many parameters does a pooling layer have, and how does max pooling route
+    the gradient backward?**
 
     Pooling slides a window over each channel separately and keeps one summary of it, the maximum
     or the mean, usually with stride equal to the window so the feature map shrinks (2x2 halves
-    height and width). It cuts the computation of later layers, grows their receptive field, and
-    max pooling makes the output insensitive to small shifts inside a window. It has no learnable
-    parameters; in the backward pass the whole gradient of a window goes to its maximum.
+    height and width). It cuts the computation of later layers and grows their receptive field,
+    and it has no learnable parameters. Max pooling's output is the input at one index per window
+    (the argmax), so its backward pass is a scatter: each window's gradient goes to its maximum
+    and every other input gets zero (summed where overlapping windows pick the same input).
 
     .. math::
 
-        y_{b,c,i,j} = \max_{u,v}\; x_{b,c,\,s i + d u - p,\; s j + d v - p}
+        y_{b,c,i,j} = \max_{u,v}\; x_{b,c,\,s i + d u - p,\; s j + d v - p} = x_{b,c,\,a_{b,c,i,j}}, \qquad
+        \frac{\partial L}{\partial x_{b,c,n}} = \sum_{(i,j) : a_{b,c,i,j} = n} \frac{\partial L}{\partial y_{b,c,i,j}}
+
+    where :math:`a_{b,c,i,j}` is the position of window :math:`(i, j)`'s maximum in the flattened
+    ``(H, W)`` plane.
 
     Parameters
     ----------
     input : torch.Tensor
-        ``(B, C, H, W)`` or unbatched ``(C, H, W)``.
+        ``(B, C, H, W)`` or unbatched ``(C, H, W)``, floating point.
     kernel_size : int or tuple of 2 ints
         Window size.
     stride : int or tuple of 2 ints, optional
@@ -277,43 +319,112 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         Spacing between window elements.
     ceil_mode : bool, default False
         Round the output size up, so that a partial window at the end still produces an output.
+    return_indices : bool, default False
+        Also return where each maximum is.
 
     Returns
     -------
-    torch.Tensor
-        ``(B, C, H_out, W_out)``.
+    torch.Tensor or tuple of torch.Tensor
+        ``(B, C, H_out, W_out)``; with ``return_indices`` also the indices ``(B, C, H_out, W_out)``
+        (int64): the position ``h * W + w`` of each maximum in its flattened ``(H, W)`` input plane,
+        as ``torch.nn.functional.max_pool2d`` returns them (and ``torch.nn.MaxUnpool2d`` takes them).
 
     See Also
     --------
-    torch.nn.functional.max_pool2d, torch.nn.MaxPool2d
+    torch.nn.functional.max_pool2d, torch.nn.MaxPool2d, torch.nn.MaxUnpool2d
+
+    Notes
+    -----
+    A tie goes to the first maximum of the window in row-major order, as in PyTorch's CPU kernel, so
+    the indices and the gradient match PyTorch's exactly. Integer inputs, which PyTorch also
+    pools, are refused on purpose: the padding is ``-inf``.
+
+    .. admonition:: Common mistake
+
+        "Max pooling makes a CNN invariant to small translations."
+
+        Only to shifts that keep each window's maximum inside its window. Moving a maximum across a
+        window border by a single pixel changes the output, and shifting a random image by one
+        pixel changes almost every pooled value; stride-2 pooling is equivariant only to even
+        shifts, like any stride-2 layer. The examples show both cases; Zhang (2019) measures how
+        little shift invariance pooled CNNs have.
+
+    References
+    ----------
+    .. [1] R. Zhang, "Making Convolutional Networks Shift-Invariant Again", ICML 2019.
 
     Examples
     --------
+    Values and indices equal PyTorch's:
+
     >>> x = torch.randn(2, 3, 11, 11, dtype=torch.float64)
-    >>> args = dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True)
-    >>> torch.allclose(max_pool2d(x, **args), F.max_pool2d(x, **args))
-    True
+    >>> args = dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True, return_indices=True)
+    >>> (y, idx), (y_ref, idx_ref) = max_pool2d(x, **args), F.max_pool2d(x, **args)
+    >>> torch.equal(y, y_ref), torch.equal(idx, idx_ref)
+    (True, True)
     >>> max_pool2d(x, 2).shape  # 2x2 pooling halves the size (rounding down)
     torch.Size([2, 3, 5, 5])
 
-    No parameters; the gradient of each window goes to its maximum only:
+    No parameters; the output is the input gathered at the indices:
 
     >>> sum(p.numel() for p in nn.MaxPool2d(2).parameters())
     0
-    >>> x4 = torch.tensor([[[[1.0, 3.0], [2.0, 0.0]]]], requires_grad=True)
-    >>> max_pool2d(x4, 2).sum().backward()
-    >>> x4.grad.flatten().tolist()
-    [0.0, 1.0, 0.0, 0.0]
+    >>> torch.equal(y, x.flatten(2).gather(2, idx.flatten(2)).view_as(y))
+    True
+
+    The backward pass scatters each window's gradient to its maximum and nowhere else:
+
+    >>> x = torch.randn(2, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+    >>> y, idx = max_pool2d(x, 2, return_indices=True)
+    >>> g = torch.randn_like(y)
+    >>> y.backward(g)
+    >>> routed = torch.zeros(2, 3, 64, dtype=torch.float64).scatter_add(2, idx.flatten(2), g.flatten(2))
+    >>> torch.equal(x.grad, routed.view_as(x)), int((x.grad != 0).sum()) == y.numel()
+    (True, True)
+
+    Shifts: a peak that moves within its 2x2 window leaves the output unchanged; one pixel more crosses
+    into the next window and changes it; a random image shifted by one pixel changes:
+
+    >>> peak = torch.zeros(1, 1, 4, 4); peak[0, 0, 0, 0] = 1.0
+    >>> torch.equal(max_pool2d(peak, 2), max_pool2d(peak.roll((1, 1), (2, 3)), 2))
+    True
+    >>> torch.equal(max_pool2d(peak, 2), max_pool2d(peak.roll((2, 2), (2, 3)), 2))
+    False
+    >>> img = torch.randn(1, 1, 16, 16)
+    >>> torch.equal(max_pool2d(img, 2), max_pool2d(img.roll(1, 3), 2))
+    False
     """
+    check.flag("return_indices", return_indices)
     x, kernel, stride, dilation, pads = _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode)
+    B, C, W, K_w = x.shape[0], x.shape[1], x.shape[3], kernel[1]
     windows = _sliding.windows(
         _sliding.pad(x, pads, value=-math.inf), kernel, stride, dilation
     )  # (B, C, H_out, W_out, K, K)
-    y = windows.flatten(-2).max(dim=-1).values  # (B, C, H_out, W_out)
-    return y if input.dim() == 4 else y.squeeze(0)
+    H_out, W_out = windows.shape[2:4]
+    # a = argmax over the window: the first maximum in row-major order (torch.argmax's rule, and PyTorch's kernel's)
+    a = windows.flatten(-2).argmax(dim=-1)  # (B, C, H_out, W_out)
+    # window (i, j), tap (u, v) reads input row s i + d u - p and column s j + d v - p
+    rows = stride[0] * torch.arange(H_out)[:, None] + dilation[0] * (a // K_w) - pads[0][0]  # (B, C, H_out, W_out)
+    cols = stride[1] * torch.arange(W_out)[None, :] + dilation[1] * (a % K_w) - pads[1][0]  # (B, C, H_out, W_out)
+    indices = rows * W + cols  # (B, C, H_out, W_out): position in the flattened (H, W) plane
+    # y = x at the indices: autograd's backward of gather is the scatter-add of the answer
+    y = x.flatten(2).gather(2, indices.flatten(2)).view(B, C, H_out, W_out)  # (B, C, H_out, W_out)
+    if input.dim() == 3:
+        y, indices = y.squeeze(0), indices.squeeze(0)
+    return (y, indices) if return_indices else y
 
 
-@question("global-average-pooling")
+@question(
+    "global-average-pooling",
+    level="intermediate",
+    short=(
+        "Global average pooling averages each channel over the whole feature map: (C, H, W) becomes C numbers. "
+        "It has no parameters and takes any input size, so the classifier after it is a small C-to-classes "
+        "layer instead of a dense layer on the flattened map, which removes most of a classic CNN's "
+        "parameters. The layers before it can still overfit."
+    ),
+    followups=("pooling", "prevent-overfitting"),
+)
 def avg_pool2d(
     input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
 ) -> torch.Tensor:
@@ -322,9 +433,11 @@ def avg_pool2d(
     **What is global average pooling, and why did it replace the fully connected layers of a CNN?**
 
     Global average pooling averages each channel over the whole feature map, turning ``(C, H, W)``
-    into ``C`` numbers. Unlike flattening into a dense layer it has no parameters, so it cannot
-    overfit, and it works for any input size; the classifier after it is then a small
-    ``C -> classes`` layer. It is average pooling with the window as large as the map.
+    into ``C`` numbers, and it works for any input size; the classifier after it is then a small
+    ``C -> classes`` layer. Flattening the map into a dense layer instead costs ``C H W`` weights
+    per output unit (VGG-16's first dense layer has 102.8 million parameters), so global average
+    pooling removes most of the parameters that could overfit, but not the convolutions before it.
+    It is average pooling with the window as large as the map.
 
     .. math::
 
@@ -356,6 +469,20 @@ def avg_pool2d(
     --------
     torch.nn.functional.avg_pool2d, torch.nn.AdaptiveAvgPool2d
 
+    Notes
+    -----
+    PyTorch also accepts a negative ``divisor_override``; it is refused here on purpose (a window's
+    mean has a positive divisor).
+
+    .. admonition:: Common mistake
+
+        "Global average pooling has no parameters, so it cannot overfit."
+
+        The layer has none, but the network it sits in has all its convolutions: Lin et al. call it a
+        structural regularizer because it removes the dense layers' parameters, not because the network
+        can no longer overfit. The examples train a small convolutional network with global average
+        pooling on random labels, which have nothing to generalize, and it fits every one of them.
+
     References
     ----------
     .. [1] M. Lin, Q. Chen, S. Yan, "Network In Network", ICLR 2014 (global average pooling).
@@ -380,9 +507,29 @@ def avg_pool2d(
     >>> box = torch.full((3, 1, 2, 2), 0.25, dtype=torch.float64)
     >>> torch.allclose(avg_pool2d(x, 2), F.conv2d(x, box, stride=2, groups=3))
     True
+
+    On VGG-16's last feature map, its first dense layer has 200 times the parameters of global
+    average pooling followed by the 1000-class layer:
+
+    >>> C, H, W = VGG16["channels"], VGG16["height"], VGG16["width"]
+    >>> dense = nn.Linear(C * H * W, VGG16["hidden"], device="meta")
+    >>> gap_head = nn.Linear(C, VGG16["classes"], device="meta")
+    >>> [sum(p.numel() for p in m.parameters()) for m in (dense, gap_head)]
+    [102764544, 513000]
+
+    No parameters in the pooling, yet the network still memorizes 16 random labels:
+
+    >>> images, labels = torch.randn(16, 3, 8, 8), torch.randint(0, 2, (16,))
+    >>> net = nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(),
+    ...                     nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 2))
+    >>> opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    >>> for _ in range(50):
+    ...     opt.zero_grad(); F.cross_entropy(net(images), labels).backward(); opt.step()
+    >>> bool((net(images).argmax(1) == labels).all())
+    True
     """
     check.flag("count_include_pad", count_include_pad)
-    if divisor_override is not None:
+    if divisor_override is not None:  # PyTorch also takes a negative divisor; refused on purpose (Notes)
         divisor_override = check.integer("divisor_override", divisor_override, low=1)
     x, kernel, stride, dilation, pads = _pool_setup(input, kernel_size, stride, padding, 1, ceil_mode)
     sums = _sliding.windows(_sliding.pad(x, pads), kernel, stride, dilation).sum(dim=(-2, -1))  # (B, C, H_out, W_out)

@@ -5,4 +5,4 @@ transferring learned features to a new task.
 """
 
 #: The part's topics, in the order the site and the CLI show them.
-TOPICS = ('autoencoders', 'embeddings', 'transfer')
+TOPICS = ("autoencoders", "embeddings", "transfer")

@@ -23,7 +23,9 @@ __all__ = [
     "trainable_parameters",
 ]
 
-#: Per-channel (R, G, B) mean and standard deviation of the ImageNet training images, pixels in [0, 1].
+#: Per-channel (R, G, B) mean and standard deviation of the ImageNet training images, pixels in [0, 1]: the
+#: values torchvision's ImageNet weights are trained with (its ``ImageClassification`` transform defaults,
+#: torchvision/transforms/_presets.py, and the "Models and pre-trained weights" documentation).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -34,7 +36,17 @@ def _module(name: str, model) -> torch.nn.Module:
     return model
 
 
-@question("transfer-learning")
+@question(
+    "transfer-learning",
+    level="basic",
+    short=(
+        "Transfer learning starts a new task from weights learned on a related one, so the new task can need "
+        "far fewer labels. Freezing sets ``requires_grad=False`` on the reused parameters: autograd computes no "
+        "gradient for them and the optimizer skips them, while the parts you name, usually the new head, "
+        "train. With more labels, fine-tune everything at a small learning rate."
+    ),
+    followups=("replaced-head-is-trainable", "frozen-batch-norm-running-stats", "optimizer-trainable-parameters-only"),
+)
 def freeze(model: torch.nn.Module, trainable=()) -> torch.nn.Module:
     r"""Set ``requires_grad=False`` on every parameter of ``model`` except those under the named parts.
 
@@ -45,7 +57,9 @@ def freeze(model: torch.nn.Module, trainable=()) -> torch.nn.Module:
     images, a language model for sentiment), so the new task needs far fewer labels. Freezing means setting
     ``requires_grad=False`` on the reused parameters: autograd then computes no gradient for them and the
     optimizer leaves them alone, while the named parts (usually the head, sometimes the last blocks) learn.
-    With few labels, freeze most of the network; with more, fine-tune everything with a small learning rate.
+    The usual rule is to freeze most of the network with few labels and fine-tune everything, with a small
+    learning rate, with more; whether the reused features help at all is an empirical question (the gallery
+    example measures a case where they do not).
 
     Parameters
     ----------
@@ -71,10 +85,17 @@ def freeze(model: torch.nn.Module, trainable=()) -> torch.nn.Module:
 
         "Get the pretrained model by passing the boolean ``pretrained`` flag to ``models.resnet18``."
 
-        That flag is deprecated in torchvision (since 0.13) in favour of ``weights=ResNet18_Weights.DEFAULT``,
-        and either way it downloads a file. Pretrained weights are nothing but a ``state_dict``: save it once
-        and load it with ``load_state_dict``, offline. The examples reload a network from saved weights and
-        get the identical function.
+        Since torchvision 0.13 that flag is deprecated in favour of ``weights=``, which names the weights
+        you get (``ResNet18_Weights.IMAGENET1K_V1``, or ``.DEFAULT`` for the best available), and either
+        way the builder downloads them into the torch hub cache (torchvision's documentation [1]_; cited,
+        not run: torchvision is not a dependency of this project). What can be shown offline is what
+        pretrained weights are: a ``state_dict``. Saved once and loaded with ``load_state_dict``, it
+        reproduces the network exactly, with no download; the examples do that.
+
+    References
+    ----------
+    .. [1] torchvision, "Models and pre-trained weights", https://pytorch.org/vision/stable/models.html
+       (section "Initializing pre-trained models": ``pretrained=True`` is marked deprecated since 0.13).
 
     Examples
     --------
@@ -121,7 +142,17 @@ def freeze(model: torch.nn.Module, trainable=()) -> torch.nn.Module:
     return model
 
 
-@question("replaced-head-is-trainable")
+@question(
+    "replaced-head-is-trainable",
+    level="basic",
+    short=(
+        "No. A newly constructed layer's parameters have ``requires_grad=True``, and assigning it to the model "
+        "discards the old, frozen layer. So freeze first, then replace the head, then build the optimizer: an "
+        "optimizer created before the replacement still holds the old head's parameters and never updates the "
+        "new one."
+    ),
+    followups=("transfer-learning", "optimizer-trainable-parameters-only"),
+)
 def replace_head(model: torch.nn.Module, name: str, out_features: int) -> torch.nn.Linear:
     r"""Replace the ``nn.Linear`` submodule ``name`` of ``model`` by a fresh one with ``out_features`` outputs.
 
@@ -231,7 +262,17 @@ def count_parameters(model: torch.nn.Module, trainable_only: bool = True) -> int
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-@question("optimizer-trainable-parameters-only")
+@question(
+    "optimizer-trainable-parameters-only",
+    level="intermediate",
+    short=(
+        "Only the trainable ones. Optimizers skip a parameter whose grad is None, which a frozen one has after a "
+        "fresh ``zero_grad()``; but a frozen parameter that still holds a gradient tensor (zeros from "
+        "``zero_grad(set_to_none=False)``, or one left from an earlier stage) is moved by weight decay and "
+        "momentum. Passing only the trainable parameters makes freezing hold."
+    ),
+    followups=("transfer-learning", "weight-decay-vs-l2", "momentum"),
+)
 def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     r"""The parameters of ``model`` with ``requires_grad=True``, in ``model.parameters()`` order.
 
@@ -291,10 +332,29 @@ def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-_BATCH_NORMS = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.SyncBatchNorm)
+#: Every batch-norm layer of torch.nn (the lazy ones become the first three after their first forward pass).
+_BATCH_NORMS = (
+    torch.nn.BatchNorm1d,
+    torch.nn.BatchNorm2d,
+    torch.nn.BatchNorm3d,
+    torch.nn.LazyBatchNorm1d,
+    torch.nn.LazyBatchNorm2d,
+    torch.nn.LazyBatchNorm3d,
+    torch.nn.SyncBatchNorm,
+)
 
 
-@question("frozen-batch-norm-running-stats")
+@question(
+    "frozen-batch-norm-running-stats",
+    level="intermediate",
+    short=(
+        "Only half of it. ``requires_grad=False`` freezes the learned scale and shift, but the running mean and "
+        "variance are buffers that every training-mode forward pass updates, with or without gradients. Only "
+        "``.eval()`` on the batch-norm layers stops that and makes them use the stored statistics; "
+        "``model.train()`` switches them back, so re-apply it after every ``model.train()``."
+    ),
+    followups=("batch-norm-train-vs-eval", "transfer-learning", "nn-vs-functional"),
+)
 def freeze_batch_norm(model: torch.nn.Module) -> int:
     r"""Put every batch-norm layer of ``model`` in evaluation mode and freeze its scale and shift.
 
@@ -357,7 +417,17 @@ def freeze_batch_norm(model: torch.nn.Module) -> int:
     return len(layers)
 
 
-@question("imagenet-mean-std")
+@question(
+    "imagenet-mean-std",
+    level="basic",
+    short=(
+        "They are the per-channel mean and standard deviation of the ImageNet training images, pixels in [0, 1]. "
+        "Normalizing with them gives each channel roughly zero mean and unit variance as the pretrained weights "
+        "saw it, so a model fine-tuned from ImageNet weights must use them. A model trained from scratch on other "
+        "data should use its own training set's statistics."
+    ),
+    followups=("transfer-learning", "batch-norm-train-vs-eval"),
+)
 def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Per-channel mean and (population) standard deviation of a batch of images ``(B, C, *)``.
 

@@ -2,8 +2,9 @@
 
 The classic score functions from neural machine translation, before transformers: Bahdanau's
 additive score, Luong's multiplicative ("general") and location scores; local attention, which
-restricts each query to a window of keys to make the cost linear in the sequence length; and
-self-attention, where queries, keys and values all come from the same sequence.
+restricts each query to a window of keys to make the cost linear in the sequence length;
+self-attention, where queries, keys and values all come from the same sequence; and a comparison
+of every mechanism, measured by running them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from nnfaq._registry import question
 
 __all__ = [
     "additive_attention",
+    "attention_mechanisms",
     "local_attention",
     "location_attention",
     "multiplicative_attention",
@@ -35,7 +37,17 @@ def _pair(query, key, value):
     check.batch_broadcast(query, key=key, value=value)
 
 
-@question("additive-attention")
+@question(
+    "additive-attention",
+    level="intermediate",
+    short=(
+        "Bahdanau's score v^T tanh(W_q q + W_k k) is a one-hidden-layer network applied to each query-key pair. "
+        "Separate projections let query and key sizes differ, and the similarity is learned and nonlinear. It "
+        "builds an (L, S, d_a) intermediate instead of one matrix product, so dot-product attention is faster, "
+        "which is why transformers use that."
+    ),
+    followups=("multiplicative-attention", "scaled-dot-product-attention", "attention-mechanisms-compared"),
+)
 def additive_attention(query, key, value, W_q, W_k, v) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Additive (Bahdanau) attention: a one-hidden-layer network scores each query-key pair.
 
@@ -72,7 +84,7 @@ def additive_attention(query, key, value, W_q, W_k, v) -> tuple[torch.Tensor, to
 
     See Also
     --------
-    nnfaq.attention.scaled_dot_product_attention, multiplicative_attention
+    nnfaq.sequences.attention.scaled_dot_product_attention, multiplicative_attention
 
     References
     ----------
@@ -115,7 +127,17 @@ def additive_attention(query, key, value, W_q, W_k, v) -> tuple[torch.Tensor, to
     return a @ value, a  # (*, L, d_v), (*, L, S)
 
 
-@question("multiplicative-attention")
+@question(
+    "multiplicative-attention",
+    level="intermediate",
+    short=(
+        "Luong's general score is the bilinear form q^T W k; with W = I it is the dot product, and scaled "
+        "dot-product attention only adds 1/sqrt(d_k). A rectangular W lets query and key sizes differ, and since "
+        "q^T W k = (W^T q) . k it is still one matrix product. Transformers factor W into two projections, W_Q "
+        "W_K^T."
+    ),
+    followups=("additive-attention", "scaled-dot-product-attention"),
+)
 def multiplicative_attention(query, key, value, weight=None) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Multiplicative (Luong) attention: score :math:`q^\top W k`, or :math:`q \cdot k` without ``weight``.
 
@@ -149,7 +171,7 @@ def multiplicative_attention(query, key, value, weight=None) -> tuple[torch.Tens
 
     See Also
     --------
-    nnfaq.attention.scaled_dot_product_attention, additive_attention
+    nnfaq.sequences.attention.scaled_dot_product_attention, additive_attention
 
     References
     ----------
@@ -191,7 +213,16 @@ def multiplicative_attention(query, key, value, weight=None) -> tuple[torch.Tens
     return a @ value, a  # (*, L, d_v), (*, L, S)
 
 
-@question("location-based-attention")
+@question(
+    "location-based-attention",
+    level="intermediate",
+    short=(
+        "The weights come from the decoder state alone, softmax(W h_t): one learned score per source position, "
+        "so the model learns where to look, not what to match. It needs no keys and is cheap, but it ignores the "
+        "source content and handles sources only up to the number of rows of W."
+    ),
+    followups=("additive-attention", "attention-mechanisms-compared"),
+)
 def location_attention(query, value, weight) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Location-based (Luong) attention: weights from the query alone, :math:`a = \mathrm{softmax}(W q)`.
 
@@ -260,7 +291,17 @@ def location_attention(query, value, weight) -> tuple[torch.Tensor, torch.Tensor
     return a @ value, a  # (*, L, d_v), (*, L, S)
 
 
-@question("global-vs-local-attention")
+@question(
+    "global-vs-local-attention",
+    level="intermediate",
+    short=(
+        "Global attention scores every query against every key: T^2 scores, quadratic time and memory. Local "
+        "attention lets query i see only keys within w positions, at most 2w + 1 scores per query, linear in "
+        "T, which suits long sequences with mostly nearby dependencies. One layer sees nothing beyond the "
+        "window; n stacked layers reach n w positions."
+    ),
+    followups=("attention-mechanisms-compared", "self-attention"),
+)
 def local_attention(query, key, value, window: int | None = None, scale: float | None = None):
     r"""Scaled dot-product attention restricted to keys within ``window`` positions of the query.
 
@@ -297,7 +338,7 @@ def local_attention(query, key, value, window: int | None = None, scale: float |
 
     See Also
     --------
-    torch.nn.functional.scaled_dot_product_attention, nnfaq.attention.attention_mechanisms
+    torch.nn.functional.scaled_dot_product_attention, nnfaq.sequences.attention.attention_mechanisms
 
     Notes
     -----
@@ -335,6 +376,14 @@ def local_attention(query, key, value, window: int | None = None, scale: float |
 
     >>> torch.allclose(local_attention(q, k, v, window=11)[0], local_attention(q, k, v)[0])
     True
+
+    Two stacked layers with ``w = 2``: the first output depends on tokens 0 to ``2w = 4``, no further:
+
+    >>> x = torch.randn(12, 8, dtype=torch.float64, requires_grad=True)
+    >>> h = local_attention(x, x, x, window=2)[0]
+    >>> local_attention(h, h, h, window=2)[0][0].sum().backward()
+    >>> (x.grad.abs().sum(1) != 0).nonzero().flatten().tolist()
+    [0, 1, 2, 3, 4]
     """
     _pair(query, key, value)
     if key.shape[-1] != query.shape[-1]:
@@ -356,7 +405,17 @@ def local_attention(query, key, value, window: int | None = None, scale: float |
     return A @ value, A  # (*, T, d_v), (*, T, S)
 
 
-@question("self-attention")
+@question(
+    "self-attention",
+    level="basic",
+    short=(
+        "In self-attention a sequence attends to itself: queries, keys and values are projections of the same "
+        "tokens, so each output is a weighted average over that sequence, with its length. In cross-attention the "
+        "queries come from one sequence (the decoder), keys and values from another (the encoder). A causal mask "
+        "limits token t to tokens up to t."
+    ),
+    followups=("scaled-dot-product-attention", "why-positional-encoding", "multi-head-attention"),
+)
 def self_attention(x, in_proj_weight=None, is_causal: bool = False) -> torch.Tensor:
     r"""Self-attention: scaled dot-product attention whose queries, keys and values all come from ``x``.
 
@@ -390,7 +449,7 @@ def self_attention(x, in_proj_weight=None, is_causal: bool = False) -> torch.Ten
 
     See Also
     --------
-    torch.nn.functional.scaled_dot_product_attention, nnfaq.attention.multi_head_attention
+    torch.nn.functional.scaled_dot_product_attention, nnfaq.sequences.attention.multi_head_attention
 
     Examples
     --------
@@ -424,3 +483,164 @@ def self_attention(x, in_proj_weight=None, is_causal: bool = False) -> torch.Ten
         # [Q, K, V] = X [W_Q, W_K, W_V]^T
         q, k, v = (x @ in_proj_weight.T).chunk(3, dim=-1)  # 3 x (*, T, C)
     return F.scaled_dot_product_attention(q, k, v, is_causal=is_causal)  # (*, T, C)
+
+
+def _accepts(fn, *args) -> bool:
+    """Whether ``fn(*args)`` runs; False if it refuses the arguments with ValueError."""
+    try:
+        fn(*args)
+    except ValueError:
+        return False
+    return True
+
+
+@question(
+    "attention-mechanisms-compared",
+    level="intermediate",
+    short=(
+        "All score a query against keys, softmax the scores and average the values; the score differs. Dot "
+        "product is free and fast but needs equal sizes and saturates unless scaled by 1/sqrt(d). Bilinear "
+        "(Luong) and additive (Bahdanau) scores learn parameters and allow different sizes. Location scores "
+        "ignore keys. Local attention is linear in length, blind beyond its window."
+    ),
+    followups=("additive-attention", "global-vs-local-attention", "multi-head-attention"),
+)
+def attention_mechanisms(d_model: int = 64, T: int = 128, window: int = 8, num_heads: int = 8) -> dict[str, dict]:
+    r"""Compare attention mechanisms by running them: learned parameters, scores computed, allowed sizes.
+
+    **Describe several attention mechanisms, what are advantages and disadvantages?**
+
+    Every mechanism scores a query against keys, turns the scores into weights with a softmax and
+    averages the values; they differ in the score. Dot-product scores are free and fast (one matrix
+    product) but need equal query and key sizes and saturate the softmax unless scaled by
+    :math:`1/\sqrt{d_k}`; bilinear (Luong "general") and additive (Bahdanau) scores learn parameters and
+    allow different sizes, additive at the price of a :math:`(T_q, T_k, d_a)` intermediate; location
+    scores ignore the keys and fix the source length. Global attention costs :math:`T^2` scores;
+    local attention :math:`T(2w+1) - w(w+1)` but cannot see beyond the window. Multi-head attention
+    runs ``H`` scaled dot products in learned subspaces, :math:`H T^2` scores, with :math:`4d^2+4d`
+    parameters for any number of heads.
+
+    Parameters
+    ----------
+    d_model : int, default 64
+        Query and key size ``d`` (and the additive hidden size ``d_a = d``).
+    T : int, default 128
+        Number of queries and keys (self-attention over ``T`` tokens); also the location maximum length.
+    window : int, default 8
+        Local attention looks ``window`` positions left and right.
+    num_heads : int, default 8
+        Heads of the multi-head row; must divide ``d_model``.
+
+    Returns
+    -------
+    dict of str to dict
+        One row per mechanism: ``score`` (formula), ``params`` (learned parameters, int),
+        ``scores`` (query-key scores computed for ``T`` queries, int), ``qk_sizes_may_differ`` (bool;
+        None for location attention, which has no keys), ``advantage`` and ``disadvantage`` (str).
+
+    See Also
+    --------
+    multiplicative_attention, additive_attention, location_attention, local_attention,
+    nnfaq.sequences.attention.scaled_dot_product_attention, nnfaq.sequences.attention.multi_head_attention
+
+    Notes
+    -----
+    Every number is measured, not typed: each mechanism runs once on random self-attention inputs of
+    ``T`` tokens of size ``d``, in float64. ``params`` is the ``numel`` of the weights the call
+    needs (of ``torch.nn.MultiheadAttention`` for the multi-head row), ``scores`` the number of
+    non-zero attention weights it returns, and ``qk_sizes_may_differ`` whether it accepts keys of size
+    ``d + 1`` (refused with ValueError if not). Dot and scaled dot are :func:`multiplicative_attention`
+    without a weight and :func:`local_attention` without a window; ``T^2`` scores of size ``d`` are
+    materialized, so keep ``T`` in the thousands.
+
+    References
+    ----------
+    .. [1] D. Bahdanau, K. Cho, Y. Bengio, "Neural Machine Translation by Jointly Learning to Align
+       and Translate", ICLR 2015.
+    .. [2] M.-T. Luong, H. Pham, C. D. Manning, "Effective Approaches to Attention-based Neural
+       Machine Translation", EMNLP 2015.
+    .. [3] A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
+
+    Examples
+    --------
+    >>> table = attention_mechanisms(d_model=64, T=32, window=8, num_heads=8)
+    >>> {name: row["params"] for name, row in table.items()}
+    {'dot': 0, 'scaled_dot': 0, 'multiplicative': 4096, 'additive': 8256, 'location': 2048,
+     'local': 0, 'multi_head': 16640}
+    >>> [name for name, row in table.items() if row["qk_sizes_may_differ"]]
+    ['multiplicative', 'additive', 'multi_head']
+
+    The measured counts are the formulas: ``d^2``, ``2d^2 + d``, ``4d^2 + 4d``; ``T^2`` scores for global
+    attention, ``T(2w+1) - w(w+1)`` for local, ``H T^2`` for multi-head:
+
+    >>> d, T, w = 64, 32, 8
+    >>> table["multiplicative"]["params"] == d * d, table["additive"]["params"] == 2 * d * d + d
+    (True, True)
+    >>> table["multi_head"]["params"] == 4 * d * d + 4 * d
+    True
+    >>> table["dot"]["scores"] == T * T, table["local"]["scores"] == T * (2 * w + 1) - w * (w + 1)
+    (True, True)
+    >>> table["multi_head"]["scores"] == 8 * T * T
+    True
+
+    Global attention is quadratic in ``T``; local attention is linear:
+
+    >>> small, big = attention_mechanisms(d_model=16, T=64), attention_mechanisms(d_model=16, T=128)
+    >>> big["dot"]["scores"] / small["dot"]["scores"], round(big["local"]["scores"] / small["local"]["scores"], 2)
+    (4.0, 2.07)
+    """
+    d = check.integer("d_model", d_model, low=1)
+    T = check.integer("T", T, low=1)
+    w = check.integer("window", window, low=0)
+    H = check.integer("num_heads", num_heads, low=1)
+    if d % H:
+        raise ValueError(f"num_heads must divide d_model ({d}), got {H}")
+    g = torch.Generator().manual_seed(0)
+
+    def randn(*shape):
+        # entries of size 1/sqrt(d): scores of order 1, so no softmax weight underflows to 0
+        return torch.randn(*shape, generator=g, dtype=torch.float64) / math.sqrt(d)
+
+    x, wide = randn(T, d), randn(T, d + 1)  # (T, d) tokens; (T, d + 1) keys of another size
+    W, W_q, W_k, v = randn(d, d), randn(d, d), randn(d, d), randn(d)
+    W_loc = randn(T, d)  # location: one row per source position
+    mha = torch.nn.MultiheadAttention(d, H, dtype=torch.float64)
+    mha_wide = torch.nn.MultiheadAttention(d, H, kdim=d + 1, vdim=d + 1, dtype=torch.float64)
+
+    def mha_weights(key):
+        return mha(x, key, key, average_attn_weights=False)[1] if key is x else mha_wide(x, key, key)[1]
+
+    # name: (score, weights of the call, attention weights of a run, accepts keys of size d + 1?, pros, cons)
+    runs = {
+        "dot": ("q . k", [], multiplicative_attention(x, x, x)[1],
+                _accepts(multiplicative_attention, x, wide, wide),
+                "no parameters; one matrix product", "saturates the softmax as d grows"),
+        "scaled_dot": ("q . k / sqrt(d)", [], local_attention(x, x, x)[1],
+                       _accepts(local_attention, x, wide, wide),
+                       "unit-variance scores at any d", "T^2 time and memory"),
+        "multiplicative": ("q^T W k", [W], multiplicative_attention(x, x, x, W)[1],
+                           _accepts(multiplicative_attention, x, wide, wide, randn(d, d + 1)),
+                           "learned similarity, any sizes", "d_q d_k parameters"),
+        "additive": ("v^T tanh(W_q q + W_k k)", [W_q, W_k, v], additive_attention(x, x, x, W_q, W_k, v)[1],
+                     _accepts(additive_attention, x, wide, wide, W_q, randn(d, d + 1), v),
+                     "any sizes, nonlinear", "T^2 d_a memory"),
+        "location": ("(W h_t)_s", [W_loc], location_attention(x, x, W_loc)[1], None,
+                     "no keys needed", "ignores content; fixed maximum length"),
+        "local": ("q . k / sqrt(d), |i-j| <= w", [], local_attention(x, x, x, window=w)[1],
+                  _accepts(local_attention, x, wide, wide, w),
+                  "linear in T", "blind beyond the window"),
+        "multi_head": ("H scaled dots in subspaces", list(mha.parameters()), mha_weights(x),
+                       _accepts(mha_weights, wide),
+                       "several relations at once", "H T^2 scores and memory"),
+    }  # fmt: skip
+    table = {}
+    for name, (score, weights, A, differ, pro, con) in runs.items():
+        table[name] = {
+            "score": score,
+            "params": sum(t.numel() for t in weights),
+            "scores": int((A != 0).sum()),
+            "qk_sizes_may_differ": differ,
+            "advantage": pro,
+            "disadvantage": con,
+        }
+    return table

@@ -31,7 +31,17 @@ def _float_dtype(name: str, dtype) -> torch.dtype:
     return dtype
 
 
-@question("why-positional-encoding")
+@question(
+    "why-positional-encoding",
+    level="basic",
+    short=(
+        "Attention scores every pair of tokens with the same weights and sums over keys, so without positions "
+        "self-attention, and a whole encoder, is permutation-equivariant: shuffling the tokens only shuffles the "
+        "outputs, and a pooled 'dog bites man' equals 'man bites dog'. Positional encodings make each token's "
+        "representation depend on where it is. A causal mask also breaks the symmetry."
+    ),
+    followups=("sinusoidal-positional-encoding", "rotary-positional-embedding", "self-attention"),
+)
 def permutation_equivariance(layer, x: torch.Tensor, perm: torch.Tensor | None = None) -> bool:
     r"""Whether ``layer`` commutes with a permutation of the tokens: ``layer(x[perm]) == layer(x)[perm]``.
 
@@ -128,7 +138,16 @@ def permutation_equivariance(layer, x: torch.Tensor, perm: torch.Tensor | None =
     return torch.allclose(y_perm, y[..., perm, :], atol=1e-6)
 
 
-@question("sinusoidal-positional-encoding")
+@question(
+    "sinusoidal-positional-encoding",
+    level="intermediate",
+    short=(
+        "Position t gets sines and cosines of t at d/2 geometrically spaced frequencies, added to the embeddings, "
+        "with no parameters. Each sine-cosine pair rotates by a fixed angle per step, so the encoding of t + k is "
+        "a fixed rotation of that of t, and dot products depend only on k. Values stay in [-1, 1], for any t."
+    ),
+    followups=("learned-vs-fixed-positional-encoding", "rotary-positional-embedding"),
+)
 def sinusoidal_encoding(T: int, d: int, base: float = 10000.0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     r"""The sinusoidal positional encoding of Vaswani et al. (2017), ``(T, d)``.
 
@@ -212,7 +231,17 @@ def sinusoidal_encoding(T: int, d: int, base: float = 10000.0, dtype: torch.dtyp
     return pe.to(dtype)
 
 
-@question("learned-vs-fixed-positional-encoding")
+@question(
+    "learned-vs-fixed-positional-encoding",
+    level="basic",
+    short=(
+        "A learned encoding is a trainable max_len x d table added to the embeddings (BERT, GPT-2); a fixed one "
+        "such as the sinusoid comes from a formula, without parameters. Both work about equally well at trained "
+        "lengths. The table has no row beyond max_len, and rows never seen in training get no gradient; the "
+        "formula covers every position."
+    ),
+    followups=("sinusoidal-positional-encoding", "alibi", "embedding-is-one-hot-matmul"),
+)
 def learned_positional_encoding(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     r"""Add a learned position embedding: ``x + weight[:T]``, as BERT and GPT-2 do.
 
@@ -220,9 +249,10 @@ def learned_positional_encoding(x: torch.Tensor, weight: torch.Tensor) -> torch.
 
     A learned encoding is a table of ``max_len x d`` trainable vectors, one per position, added to
     the token embeddings; a fixed one, such as the sinusoid, is computed from a formula and has no
-    parameters. Both work about equally well at lengths seen in training. The learned table cannot
-    represent positions beyond ``max_len`` at all, and rows for positions that never occur in
-    training receive no gradient, so they stay random; the formula is defined for every position.
+    parameters. Both work about equally well at lengths seen in training (Vaswani et al. [2]_,
+    Table 3, row E). The learned table cannot represent positions beyond ``max_len`` at all, and
+    rows for positions that never occur in training receive no gradient, so they stay random; the
+    formula is defined for every position.
 
     .. math::
 
@@ -248,6 +278,7 @@ def learned_positional_encoding(x: torch.Tensor, weight: torch.Tensor) -> torch.
     ----------
     .. [1] J. Devlin et al., "BERT: Pre-training of Deep Bidirectional Transformers for Language
        Understanding", NAACL 2019.
+    .. [2] A. Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
 
     Examples
     --------
@@ -282,7 +313,17 @@ def learned_positional_encoding(x: torch.Tensor, weight: torch.Tensor) -> torch.
     return x + weight[:T]  # (*, T, d)
 
 
-@question("rotary-positional-embedding")
+@question(
+    "rotary-positional-embedding",
+    level="advanced",
+    short=(
+        "RoPE rotates each pair of query and key features by an angle proportional to the position. A query "
+        "rotated by m dotted with a key rotated by n equals one rotation by n - m, so scores depend on content "
+        "and offset only. It keeps norms, adds no parameters, and bounds scores by a factor decaying with "
+        "distance on average."
+    ),
+    followups=("sinusoidal-positional-encoding", "alibi", "why-positional-encoding"),
+)
 def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0) -> torch.Tensor:
     r"""Rotary position embedding (RoPE): rotate each pair of features by an angle proportional to the position.
 
@@ -292,8 +333,10 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
     pairs, and the pair ``i`` of the vector at position ``m`` is rotated by the angle
     :math:`m\theta_i`. A rotation by ``m`` followed by the dot product with a rotation by ``n``
     equals one rotation by ``n - m``, so the attention score depends on the content and on the
-    offset ``n - m`` only, never on the absolute positions. Rotations keep norms, add no parameters,
-    and nearby features decay more slowly than distant ones.
+    offset ``n - m`` only, never on the absolute positions. Rotations keep norms and add no
+    parameters. Su et al. also show a long-term decay, of a bound: :math:`|q_m \cdot k_n|` is at most
+    :math:`\max_i |h_{i+1} - h_i| \sum_j |S_j(n - m)|`, and with ``base = 10000`` the factor
+    :math:`\sum_j |S_j|` shrinks, on average, as the distance grows; a given score need not.
 
     .. math::
 
@@ -301,7 +344,12 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
         \begin{pmatrix} y_{2i} \\ y_{2i+1} \end{pmatrix} =
         \begin{pmatrix} \cos m\theta_i & -\sin m\theta_i \\ \sin m\theta_i & \cos m\theta_i \end{pmatrix}
         \begin{pmatrix} x_{2i} \\ x_{2i+1} \end{pmatrix}, \qquad
-        R_m q \cdot R_n k = q^\top R_{n-m} k
+        R_m q \cdot R_n k = q^\top R_{n-m} k, \qquad
+        |R_m q \cdot R_n k| \le \max_i |h_{i+1} - h_i| \sum_{j=1}^{D/2} |S_j(m - n)|, \quad
+        h_i = \tilde q_i \overline{\tilde k_i}, \quad S_j(r) = \sum_{i < j} e^{\mathrm{i} r \theta_i}
+
+    where :math:`\tilde q_i = q_{2i} + \mathrm{i}\, q_{2i+1}` is the ``i``-th pair as a complex number and
+    :math:`h_{D/2} = 0` (Abel summation, section 3.4.3 of the paper).
 
     Parameters
     ----------
@@ -325,6 +373,17 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
     -----
     This is the interleaved pairing of the paper (features ``2i, 2i+1``); GPT-NeoX and LLaMA's
     Hugging Face code pair feature ``i`` with ``i + D/2``, a permutation of the same features.
+
+    .. admonition:: Common mistake
+
+        "With RoPE, attention between nearby tokens decays more slowly than between distant ones:
+        scores shrink with distance."
+
+        What decays is an upper bound, and only on average over distances: the bound's factor
+        oscillates, and for random queries and keys the score has the same distribution at every
+        distance (rotating a Gaussian key gives a Gaussian key). The examples check the bound at
+        several distances, that its mean over each doubling of the distance shrinks, and that random
+        scores are as large at distance 1000 as at distance 1.
 
     References
     ----------
@@ -354,6 +413,42 @@ def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, bas
     (True, True)
     >>> torch.allclose(score(2, 0), score(3, 0))
     False
+
+    Long-term decay is a bound (``D = 128``, ``base = 10000``, the paper's setting): at every distance
+    the score is below :math:`\max_i |h_{i+1} - h_i| \sum_j |S_j|`:
+
+    >>> D = 128
+    >>> theta = 10000.0 ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)
+    >>> def bound_factor(r):  # sum_j |S_j(r)|, S_j = sum_{i<j} exp(i r theta_i); r: (R,) distances
+    ...     turns = torch.polar(torch.ones(len(r), D // 2, dtype=torch.float64), r[:, None] * theta)
+    ...     return turns.cumsum(-1).abs().sum(-1)
+    >>> q, k = torch.randn(D, dtype=torch.float64), torch.randn(D, dtype=torch.float64)
+    >>> h = torch.view_as_complex(q.view(-1, 2)) * torch.view_as_complex(k.view(-1, 2)).conj()  # (D/2,)
+    >>> step = (torch.cat([h[1:], h.new_zeros(1)]) - h).abs().max()
+    >>> r = torch.tensor([1, 10, 100, 1000, 10000], dtype=torch.float64)
+    >>> scores = torch.stack([rotary_embedding(q[None], r[i : i + 1]) @ rotary_embedding(k[None], r[:1] * 0)[0]
+    ...                       for i in range(5)]).flatten()
+    >>> bool((scores.abs() <= step * bound_factor(r)).all())
+    True
+
+    The factor's mean over distances ``[2^j, 2^{j+1})`` shrinks with every doubling, but not at every
+    step (it oscillates):
+
+    >>> means = [bound_factor(torch.arange(2**j, 2 ** (j + 1), dtype=torch.float64)).mean() for j in range(11)]
+    >>> all(a > b for a, b in zip(means, means[1:]))
+    True
+    >>> f = bound_factor(torch.arange(1, 4097, dtype=torch.float64))
+    >>> bool((f[1:] > f[:-1]).any())
+    True
+
+    A score does not have to shrink: over 2000 random query-key pairs, the mean absolute score at
+    distance 1000 is that at distance 1, within 15%:
+
+    >>> qs, ks = torch.randn(2000, D, dtype=torch.float64), torch.randn(2000, D, dtype=torch.float64)
+    >>> def mean_abs_score(r):
+    ...     return (rotary_embedding(qs[:, None], torch.tensor([r])) * ks[:, None]).sum(-1).abs().mean()
+    >>> bool(abs(mean_abs_score(1000) / mean_abs_score(1) - 1) < 0.15)
+    True
     """
     check.tensor("x", x, min_ndim=2)
     T, D = x.shape[-2:]
@@ -382,7 +477,17 @@ def _alibi_slopes(H: int) -> list[float]:
     return slopes + [2 ** (-8 * h / (2 * n)) for h in range(1, 2 * n + 1, 2)][: H - n]
 
 
-@question("alibi")
+@question(
+    "alibi",
+    level="advanced",
+    short=(
+        "ALiBi adds no position vectors: it subtracts from each attention score a penalty proportional to the "
+        "query-key distance, with a fixed geometric slope per head, so some heads look far, some near. The bias "
+        "depends only on i - j, has no parameters and extends to any length unchanged; Press et al. found it "
+        "extrapolates past training lengths."
+    ),
+    followups=("rotary-positional-embedding", "learned-vs-fixed-positional-encoding"),
+)
 def alibi_bias(num_heads: int, T: int, causal: bool = True, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     r"""ALiBi attention biases, ``(H, T, T)``: :math:`-m_h (i - j)` for query ``i`` and key ``j``.
 
@@ -391,9 +496,10 @@ def alibi_bias(num_heads: int, T: int, causal: bool = True, dtype: torch.dtype =
     ALiBi (attention with linear biases) adds no position vectors at all: it adds to every
     attention score a penalty proportional to the distance between query and key, with a fixed
     slope per head (a geometric sequence, so some heads look far and some near). The bias depends
-    only on ``i - j``, has no parameters, and is defined for any length, so a model trained on
-    short sequences keeps behaving the same on longer ones: it extrapolates where sinusoidal and
-    learned encodings degrade.
+    only on ``i - j``, has no parameters, and is defined for any length: a longer sequence only
+    extends the bias, so a model trained on short sequences sees the same biases on longer ones.
+    Press et al. found that such models extrapolate to longer inputs where sinusoidal and rotary
+    encodings degrade (a measured result of the paper, not proven here).
 
     .. math::
 

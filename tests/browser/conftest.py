@@ -6,12 +6,16 @@ Playwright never downloads a browser. Every request to a host other than the loc
 and recorded, so the checks run offline and see exactly what a user without network would see.
 
 One browser, one context and one tab visit every page once; the per-page tests read the cached visit.
+The visit also runs axe-core (``axe-playwright-python`` ships it) with the WCAG 2.1 A and AA rules:
+every rule on the whole page, except colour contrast, the one rule whose cost grows with every line
+of text (seconds a page). It is run on one element of each look: the first visible element with a
+combination of text colour, font size and weight, and backgrounds behind it that no earlier page
+showed. So every colour pair of the site is checked once, on the first page that shows it.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import sys
@@ -23,13 +27,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "conf"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `from built_site import ...`
 import nnfaq_conf
+from built_site import HTML, site_pages
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+from axe_playwright_python.base import AXE_FILE_PATH
 from playwright.sync_api import sync_playwright
 
 SETTINGS = nnfaq_conf.SETTINGS["browser"]
-HTML = Path(os.environ.get("NNFAQ_HTML", nnfaq_conf.ROOT / "docs" / "_build" / "html")).resolve()
 CHROMIUM = os.environ.get("NNFAQ_CHROMIUM", SETTINGS["chromium"])
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -61,7 +67,40 @@ async () => {
     if (m) rawTex.push(n.data.trim().slice(0, 80));
   }
   const math = Array.from(document.querySelectorAll(".math"));
+  const lineLengths = el => el.textContent.split("\\n").map(line => line.length);
+  const monospace = document.createElement("canvas").getContext("2d");
   return {
+    // each question of a topic page, from its heading to its implementation
+    questions: Array.from(document.querySelectorAll("section[id^='q-']")).map(section => {
+      const id = section.id.slice(2);
+      const card = section.querySelector(":scope > .sd-card.nnfaq-answer");
+      const first = Array.from(section.children).find(el => !el.matches("h1, h2, h3, span:empty"));
+      const impl = section.querySelector(":scope > details.nnfaq-implementation");
+      const proof = card && card.querySelector("a[href^='#proof-']");
+      const source = card && Array.from(card.querySelectorAll("a")).find(a => a.textContent.trim() === "Source");
+      const after = (a, b) => !!(a && b && (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING));
+      return {
+        id: id,
+        cardFirst: !!card && first === card,
+        badge: card && card.querySelector(".sd-badge") ? card.querySelector(".sd-badge").textContent.trim() : null,
+        short: card ? card.innerText.trim() : "",
+        proof: proof ? proof.getAttribute("href") : null,
+        proofTarget: proof ? !!section.querySelector(`[id='${proof.getAttribute("href").slice(1)}']`) : false,
+        source: source ? source.href : null,
+        deepDive: !!impl && Array.from(section.children).some(el => after(card, el) && after(el, impl)),
+        implementation: impl ? {afterCard: after(card, impl), open: impl.open,
+                                signature: !!impl.querySelector("dl.py > dt.sig")} : null,
+      };
+    }),
+    // code blocks a reader sees: do they scroll sideways, and how many characters fit on a line?
+    pre: Array.from(document.querySelectorAll("pre")).filter(pre => pre.checkVisibility()).map(pre => {
+      const style = getComputedStyle(pre);
+      monospace.font = `${style.fontSize} ${style.fontFamily}`;
+      const inner = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return {scrollWidth: pre.scrollWidth, clientWidth: pre.clientWidth, longest: Math.max(...lineLengths(pre)),
+              fits: Math.floor(inner / monospace.measureText("0").width),
+              doctest: !!pre.closest("div.doctest"), text: pre.textContent.slice(0, 60)};
+    }),
     images: imgs.map(i => ({src: i.currentSrc || i.src, alt: (i.getAttribute("alt") || "").trim(),
                             width: i.naturalWidth})),
     links: Array.from(document.querySelectorAll("a[href], link[rel~=icon][href]")).map(a => a.href),
@@ -75,13 +114,44 @@ async () => {
 """
 
 
-def site_pages() -> list[str]:
-    """Every HTML page of the last build (from its search index, so stale files of removed pages are not
-    visited), plus the index pages Sphinx generates; as paths relative to the output folder."""
-    index = (HTML / "searchindex.js").read_text(encoding="utf-8")
-    docnames = json.loads(index[index.index("(") + 1 : index.rindex(")")])["docnames"]
-    extra = [name for name in ("genindex", "py-modindex", "search") if (HTML / f"{name}.html").exists()]
-    return sorted(f"{name}.html" for name in [*docnames, *extra])
+# axe-core in the page: the WCAG 2.1 A/AA rules but colour contrast on the whole page, then colour
+# contrast on the elements whose look (colour, size, weight, backgrounds) no earlier page showed.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_JS = """
+async ({tags, seen}) => {
+  const known = new Set(seen);
+  const owners = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) if (n.data.trim()) owners.add(n.parentElement);
+  const backgrounds = el => {
+    const layers = [];
+    for (let a = el; a; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      if (s.backgroundColor !== "rgba(0, 0, 0, 0)" || s.backgroundImage !== "none" || s.opacity !== "1")
+        layers.push(`${s.backgroundColor} ${s.backgroundImage} ${s.opacity}`);
+      if (s.backgroundColor.startsWith("rgb(") && s.backgroundImage === "none") break;  // opaque: nothing shows through
+    }
+    return layers.join(" < ");
+  };
+  const fresh = [], looks = [];
+  for (const el of owners) {
+    if (!el.checkVisibility({opacityProperty: true, visibilityProperty: true})) continue;
+    const s = getComputedStyle(el);
+    const look = [s.color, s.fontSize, s.fontWeight, s.textShadow, backgrounds(el)].join(" | ");
+    if (known.has(look)) continue;
+    known.add(look); fresh.push(el); looks.push(look);
+  }
+  const only = rules => ({runOnly: {type: "rule", values: rules}, resultTypes: ["violations"]});
+  const rest = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
+                                        rules: {"color-contrast": {enabled: false}}});
+  const contrast = fresh.length ? await axe.run({include: fresh}, only(["color-contrast"])) : {violations: []};
+  const serious = [...rest.violations, ...contrast.violations].filter(v => ["serious", "critical"].includes(v.impact));
+  return {looks: looks, violations: serious.map(v => ({
+    id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => ({
+      target: n.target.join(" "), html: n.html.slice(0, 200), why: (n.failureSummary || "").slice(0, 300)})),
+  }))};
+}
+"""
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -178,6 +248,7 @@ def visit(context, base_url):
     page.on("pageerror", lambda e: current[-1].console_errors.append(f"uncaught: {e}"))
     page.on("response", lambda r: r.status >= 400 and current[-1].failed_requests.append(f"{r.url}: HTTP {r.status}"))
     cache: dict[str, Visit] = {}
+    looks: list[str] = []  # every look whose colour contrast axe has checked
 
     def load(path: str) -> Visit:
         if path not in cache:
@@ -185,6 +256,10 @@ def visit(context, base_url):
             start = len(context.foreign_requests)
             page.goto(base_url + path, wait_until="load")
             current[-1].data = page.evaluate(COLLECT_JS)
+            page.add_script_tag(path=str(AXE_FILE_PATH))
+            axe = page.evaluate(AXE_JS, {"tags": AXE_TAGS, "seen": looks})
+            looks.extend(axe["looks"])
+            current[-1].data["axe"] = axe["violations"]
             # let late requests (fonts MathJax asks for, the favicon) finish before leaving the page,
             # so that navigating away does not cancel them and a real failure is not mistaken for one
             for _ in range(100):

@@ -1,54 +1,22 @@
 """The built site as a user sees it, in headless Chromium with no network (run by ``nox -s browser``).
 
 Per page: no console error, no failed request, no request off the local server; every image loads and
-has alt text; every internal link and anchor resolves; math is rendered, not left as TeX source.
+has alt text; every internal link and anchor resolves; math is rendered, not left as TeX source; axe-core
+finds no serious or critical WCAG 2.1 A/AA violation.
 Site-wide: search finds the dropout answer, the copy button copies doctest code without prompts or
 outputs, the gallery thumbnails open their examples; screenshots are saved for review.
 """
 
 from __future__ import annotations
 
-import functools
-import html.parser
 import re
-import urllib.parse
 from pathlib import Path
 
 import nnfaq_conf
 import pytest
+from built_site import anchors_of, resolve_internal
 
 SETTINGS = nnfaq_conf.SETTINGS["browser"]
-
-
-class _Ids(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.ids: set[str] = set()
-
-    def handle_starttag(self, tag, attrs):
-        for name, value in attrs:
-            if name == "id" or (tag == "a" and name == "name"):
-                self.ids.add(value or "")
-
-
-@functools.cache
-def anchors_of(path: Path) -> frozenset[str]:
-    """The ids (and <a name>) in one built HTML file."""
-    parser = _Ids()
-    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
-    return frozenset(parser.ids)
-
-
-def resolve_internal(url: str, base_url: str, site: Path) -> tuple[Path, str] | None:
-    """The file and fragment a link to the local server points at (None for other hosts)."""
-    if not url.startswith(base_url):
-        return None
-    parts = urllib.parse.urlsplit(url)
-    rel = urllib.parse.unquote(parts.path)[1:]
-    target = site / rel
-    if rel == "" or rel.endswith("/"):
-        target = target / "index.html"
-    return target, urllib.parse.unquote(parts.fragment)
 
 
 def _page(page_path: str) -> str:
@@ -99,6 +67,16 @@ def test_math_is_rendered(visit, page_path):
     assert not data["rawTex"], f"raw TeX in the text: {data['rawTex'][:5]}"
 
 
+def test_no_serious_accessibility_violations(visit, page_path):
+    """axe-core's WCAG 2.1 A and AA rules (the audit browsers run); see conftest for colour contrast."""
+    violations = visit(_page(page_path)).data["axe"]
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}, {len(v['nodes'])} elements): {v['help']}")
+        lines += [f"    {n['target']}: {n['html']}\n      {n['why']}" for n in v["nodes"][:3]]
+    assert not violations, "\n".join(lines)
+
+
 # --- site-wide -----------------------------------------------------------------------------------
 
 
@@ -143,10 +121,13 @@ def test_copy_button_copies_doctest_code_without_prompts_or_outputs(context, bas
         page.close()
 
 
-def test_gallery_thumbnails_open_their_examples(context, base_url):
+def test_gallery_thumbnails_open_their_examples(context, base_url, site):
     """A click in the middle of every card lands on its example's link; the first and last are clicked for real."""
     page = context.new_page()
-    index = base_url + "auto_examples/index.html"
+    gallery = Path(SETTINGS["gallery_page"]).parts[0]  # one gallery per part: the first part's index
+    first = sorted((site / gallery).glob("*/index.html"))
+    assert first, f"no gallery index under {site / gallery}"
+    index = base_url + first[0].relative_to(site).as_posix()
     try:
         page.goto(index)
         cards = page.locator(".sphx-glr-thumbcontainer")

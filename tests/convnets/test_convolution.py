@@ -1,233 +1,239 @@
-"""nnfaq.convolution against PyTorch (forward and gradient, float64) and its claims."""
+"""nnfaq.convnets.convolution: parity with PyTorch (forward and gradient of input, weight and bias, float64, on
+PyTorch's own OpInfo samples and on hypothesis-drawn cases), the claims of its answers, and the refusals only it
+makes (the shared ones are rows of tests/convnets/contract.py)."""
 
-import itertools
+import warnings
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import gen, rejects, seeds
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.testing import assert_close
 
-from nnfaq.convolution import commutes_with_shift, conv1d, conv2d, conv3d
+from nnfaq.convnets.convolution import commutes_with_shift, conv1d, conv2d, conv3d
 
-D = torch.float64
+F64 = torch.float64
+OURS = {1: conv1d, 2: conv2d, 3: conv3d}
+REFS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
-def _parity(ours_fn, ref_fn, x, w, b, **kwargs):
-    """Forward and gradients (input, weight, bias) of ours and ref on the same random upstream gradient."""
-    leaves = [t.clone().requires_grad_() for t in (x, w, b) if t is not None]
-    twins = [t.clone().requires_grad_() for t in (x, w, b) if t is not None]
-    ours = ours_fn(*leaves, *([None] if b is None else []), **kwargs)
-    ref = ref_fn(*twins, *([None] if b is None else []), **kwargs)
+def agree(ours_fn, ref_fn, *args, seed=0, **kwargs):
+    """ours and ref on fresh leaf copies of the tensors in ``args``: the same output and the same gradient of every
+    tensor for one random upstream gradient."""
+
+    def run(fn):
+        copies = [a.detach().clone().requires_grad_() if torch.is_tensor(a) else a for a in args]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # PyTorch warns about "same" with an even kernel
+            return fn(*copies, **kwargs), copies
+
+    (ours, a), (ref, b) = run(ours_fn), run(ref_fn)
+    assert ours.shape == ref.shape
     assert_close(ours, ref)
-    g = torch.randn_like(ref)
+    g = torch.randn(ref.shape, generator=gen(seed), dtype=ref.dtype)
     ours.backward(g)
     ref.backward(g)
-    for a, r in zip(leaves, twins):
-        assert_close(a.grad, r.grad)
+    for x, y in zip(a, b):
+        if torch.is_tensor(x):
+            assert_close(x.grad, y.grad)
 
 
-GRID_2D = [
-    (stride, padding, dilation, groups, kernel, groups == 1)
-    for stride, padding, dilation, groups, kernel in itertools.product(
-        [1, (2, 1)], [0, (2, 1), "same", "valid"], [1, (1, 2)], [1, 2], [(3, 3), (2, 3), (1, 1)]
-    )
-    if not (padding == "same" and stride != 1)
-]
+def opinfo_samples(name):
+    """PyTorch's own sample inputs for ``name`` (its OpInfo test database), float64."""
+    from torch.testing._internal.common_methods_invocations import op_db  # a slow import, paid once per run
+
+    (op,) = [o for o in op_db if o.name == name and not o.variant_test_name]
+    return list(op.sample_inputs("cpu", F64, requires_grad=True))
 
 
-@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
-@pytest.mark.parametrize(("stride", "padding", "dilation", "groups", "kernel", "bias"), GRID_2D)
-def test_conv2d_matches_torch_forward_and_gradient(stride, padding, dilation, groups, kernel, bias):
-    x = torch.randn(2, 4, 9, 8, dtype=D)
-    w = torch.randn(6, 4 // groups, *kernel, dtype=D)
-    b = torch.randn(6, dtype=D) if bias else None
-    _parity(conv2d, F.conv2d, x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+def _per_dim(draw, n, values):
+    vals = tuple(draw(values) for _ in range(n))
+    return vals[0] if len(set(vals)) == 1 and draw(st.booleans()) else vals
 
 
-@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
-@pytest.mark.parametrize(
-    ("stride", "padding", "dilation", "groups", "kernel"),
-    [
-        c
-        for c in itertools.product([1, 3], [0, 2, "same"], [1, 2], [1, 3], [2, 5])
-        if not (c[1] == "same" and c[0] != 1)
-    ],
-)
-def test_conv1d_matches_torch_forward_and_gradient(stride, padding, dilation, groups, kernel):
-    x = torch.randn(2, 6, 17, dtype=D)
-    w = torch.randn(3, 6 // groups, kernel, dtype=D)
-    _parity(
-        conv1d,
-        F.conv1d,
-        x,
-        w,
-        torch.randn(3, dtype=D),
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-    )
+@st.composite
+def conv_case(draw, n):
+    """Valid arguments of conv{n}d: the kernel fits the padded input; B may be 0 or absent (unbatched)."""
+    groups = draw(st.integers(1, 3))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 4 if n < 3 else 3)) for _ in range(n))
+    kind = draw(st.sampled_from(["int", "valid", "same"]))
+    stride = _per_dim(draw, n, st.just(1) if kind == "same" else st.integers(1, 3))  # "same" needs stride 1
+    dilation = _per_dim(draw, n, st.integers(1, 2))
+    padding = _per_dim(draw, n, st.integers(0, 2)) if kind == "int" else kind
+    dils = (dilation,) * n if isinstance(dilation, int) else dilation
+    pads = (padding,) * n if isinstance(padding, int) else (0,) * n if isinstance(padding, str) else padding
+    low = [1 if kind == "same" else max(1, d * (k - 1) + 1 - 2 * p) for k, d, p in zip(kernel, dils, pads)]
+    size = tuple(draw(st.integers(lo, lo + (3 if n < 3 else 2))) for lo in low)
+    batch = draw(st.sampled_from([None, 0, 1, 2]))
+    seed = draw(seeds)
+    g = gen(seed)
+    x = torch.randn(*(() if batch is None else (batch,)), c_in, *size, generator=g, dtype=F64)
+    w = torch.randn(c_out, c_in // groups, *kernel, generator=g, dtype=F64)
+    b = torch.randn(c_out, generator=g, dtype=F64) if draw(st.booleans()) else None
+    return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups), seed
 
 
-@pytest.mark.parametrize(
-    ("stride", "padding", "dilation", "groups"),
-    [(1, 0, 1, 1), (2, 1, 1, 2), ((1, 2, 2), (0, 1, 1), 1, 1), (1, "same", 2, 2), (1, 1, (2, 1, 1), 1)],
-)
-def test_conv3d_matches_torch_forward_and_gradient(stride, padding, dilation, groups):
-    x = torch.randn(2, 4, 6, 7, 7, dtype=D)
-    w = torch.randn(4, 4 // groups, 3, 3, 3, dtype=D)
-    _parity(
-        conv3d,
-        F.conv3d,
-        x,
-        w,
-        torch.randn(4, dtype=D),
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-    )
+# --- parity ----------------------------------------------------------------------------------------
 
 
-def test_unbatched_input_matches_torch():
-    x, w = torch.randn(3, 10, 10, dtype=D), torch.randn(5, 3, 3, 3, dtype=D)
-    assert_close(conv2d(x, w, padding=1), F.conv2d(x, w, padding=1))
-    assert conv1d(torch.randn(3, 10, dtype=D), torch.randn(2, 3, 3, dtype=D)).shape == (2, 8)
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_conv_matches_torch_on_its_opinfo_samples(n):
+    for i, s in enumerate(opinfo_samples(f"nn.functional.conv{n}d")):
+        agree(OURS[n], REFS[n], s.input, *s.args, seed=i, **s.kwargs)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@settings(max_examples=10)
+@given(data=st.data())
+def test_conv_matches_torch(n, data):
+    x, w, b, kwargs, seed = data.draw(conv_case(n))
+    agree(OURS[n], REFS[n], x, w, b, seed=seed, **kwargs)
 
 
 def test_gradcheck_with_groups_and_dilation():
-    x = torch.randn(1, 4, 7, 7, dtype=D, requires_grad=True)
-    w = torch.randn(4, 2, 3, 3, dtype=D, requires_grad=True)
+    x = torch.randn(1, 4, 6, 6, dtype=F64, requires_grad=True)
+    w = torch.randn(4, 2, 3, 3, dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, b: conv2d(a, b, stride=2, padding=2, dilation=2, groups=2), (x, w))
 
 
-# --- claims ---------------------------------------------------------------------------------------
+# --- claims ----------------------------------------------------------------------------------------
 
 
-def test_output_sizes_28_to_24_and_same():
-    x, w = torch.randn(1, 1, 28, 28), torch.randn(8, 1, 5, 5)
-    assert conv2d(x, w).shape == (1, 8, 24, 24)
-    assert conv2d(x, w, padding="same").shape == (1, 8, 28, 28)
-    assert conv2d(x, w, padding=2).shape == (1, 8, 28, 28)
+@settings(max_examples=12)
+@given(conv_case(2))
+def test_conv2d_is_linear_in_input_and_weight(case):
+    x, w, _, kwargs, seed = case
+    g = gen(seed + 2)
+    x2, w2 = torch.randn(x.shape, generator=g, dtype=F64), torch.randn(w.shape, generator=g, dtype=F64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert_close(conv2d(2 * x - x2, w, **kwargs), 2 * conv2d(x, w, **kwargs) - conv2d(x2, w, **kwargs))
+        assert_close(conv2d(x, w + 3 * w2, **kwargs), conv2d(x, w, **kwargs) + 3 * conv2d(x, w2, **kwargs))
+
+
+def test_conv2d_is_one_matrix_product_of_the_im2col_matrix_and_sizes_follow_the_formula():
+    x, w = torch.randn(2, 3, 8, 8, dtype=F64), torch.randn(4, 3, 3, 3, dtype=F64)
+    assert_close(conv2d(x, w, stride=2).flatten(2), w.flatten(1) @ F.unfold(x, 3, stride=2))
+    img, k5 = torch.randn(1, 1, 28, 28), torch.randn(8, 1, 5, 5)
+    assert [conv2d(img, k5, padding=p).shape[-1] for p in (0, 2, "same")] == [24, 28, 28]
 
 
 def test_one_by_one_convolution_is_a_per_pixel_linear_layer():
-    x = torch.randn(3, 5, 6, 7, dtype=D)
-    linear = torch.nn.Linear(5, 4, dtype=D)
+    x = torch.randn(3, 5, 6, 7, dtype=F64, requires_grad=True)
+    linear = torch.nn.Linear(5, 4, dtype=F64)
     ours = conv2d(x, linear.weight[:, :, None, None], linear.bias)
-    ref = linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-    assert_close(ours, ref)
-    # and each output pixel depends on its own input pixel only
-    x.requires_grad_()
-    conv2d(x, linear.weight[:, :, None, None])[0, :, 2, 3].sum().backward()
-    assert x.grad[0].abs().sum(0).nonzero().tolist() == [[2, 3]]
+    assert_close(ours, linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+    ours[0, :, 2, 3].sum().backward()
+    assert x.grad[0].abs().sum(0).nonzero().tolist() == [[2, 3]]  # each output pixel reads its own pixel only
 
 
-def test_im2col_matrix_product():
-    x, w = torch.randn(2, 3, 8, 8, dtype=D), torch.randn(4, 3, 3, 3, dtype=D)
-    assert_close(conv2d(x, w, stride=2).flatten(2), w.flatten(1) @ F.unfold(x, 3, stride=2))
-
-
-def test_cross_correlation_not_convolution():
-    s, k = np.arange(10.0), np.array([1.0, -2.0, 4.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_cnn_layer_is_a_cross_correlation_not_a_convolution(seed):
+    rng = np.random.default_rng(seed)
+    s, k = rng.normal(size=12), rng.normal(size=3)  # an asymmetric kernel
     ours = conv1d(torch.tensor(s)[None], torch.tensor(k)[None, None])[0].numpy()
     np.testing.assert_allclose(ours, np.correlate(s, k, "valid"))
     np.testing.assert_allclose(ours, np.convolve(s, k[::-1], "valid"))
     assert not np.allclose(ours, np.convolve(s, k, "valid"))
 
 
-def test_conv3d_with_full_depth_kernel_is_conv2d_of_stacked_frames():
-    video, w = torch.randn(2, 3, 5, 8, 8, dtype=D), torch.randn(4, 3, 5, 3, 3, dtype=D)
+def test_conv3d_keeps_a_time_axis_and_a_full_depth_kernel_is_conv2d_of_stacked_frames():
+    video, w = torch.randn(2, 3, 5, 8, 8, dtype=F64), torch.randn(4, 3, 5, 3, 3, dtype=F64)
     assert_close(conv3d(video, w).squeeze(2), conv2d(video.flatten(1, 2), w.flatten(1, 2)))
-    assert conv3d(video, w[:, :, :3]).shape == (2, 4, 3, 6, 6)  # a shorter kernel keeps a time axis
+    assert conv3d(video, w[:, :, :3]).shape == (2, 4, 3, 6, 6)
+    weights = [sum(p.numel() for p in m(3, 4, 3, bias=False).parameters()) for m in (torch.nn.Conv3d, torch.nn.Conv2d)]
+    assert weights[0] == 3 * weights[1]  # K times the weights of the 2-D kernel
 
 
-@pytest.mark.parametrize("shift", [(1, 0), (3, 5), (-2, 7)])
-def test_circular_padding_makes_convolution_translation_equivariant(shift):
-    x, w = torch.randn(1, 3, 12, 12, dtype=D), torch.randn(4, 3, 3, 3, dtype=D)
-
-    def circular(t):
-        return conv2d(F.pad(t, (1, 1, 1, 1), mode="circular"), w)
-
-    def zero_padded(t):
-        return conv2d(t, w, padding=1)
-
-    assert commutes_with_shift(circular, x, shift)
-    assert not commutes_with_shift(zero_padded, x, shift)
-    # away from the borders zero padding is equivariant too
-    moved, out = zero_padded(torch.roll(x, shift, (2, 3))), torch.roll(zero_padded(x), shift, (2, 3))
-    inner = (slice(None), slice(None), slice(4, 8), slice(4, 8))
-    if abs(shift[0]) <= 3 and abs(shift[1]) <= 3:
-        assert_close(moved[inner], out[inner])
+@st.composite
+def circular_case(draw):
+    """A circularly padded convolution of stride s, an input whose size is a multiple of s, and a shift."""
+    s, k = draw(st.integers(1, 2)), draw(st.sampled_from([1, 3]))
+    h, wd = s * draw(st.integers(2, 4)), s * draw(st.integers(2, 4))
+    g = gen(draw(seeds))
+    x = torch.randn(draw(st.integers(1, 2)), 2, h, wd, generator=g, dtype=F64)
+    w, b = torch.randn(3, 2, k, k, generator=g, dtype=F64), torch.randn(3, generator=g, dtype=F64)
+    return x, w, b, s, (draw(st.integers(-3, 3)), draw(st.integers(-3, 3)))
 
 
-def test_strided_layer_is_equivariant_only_to_multiples_of_the_stride():
-    x = torch.randn(1, 2, 12, 12, dtype=D)
-    layer = torch.nn.Conv2d(2, 3, 3, stride=2, padding=1, padding_mode="circular", dtype=D)
-    assert commutes_with_shift(layer, x, (2, 4), (1, 2))
-    assert not commutes_with_shift(layer, x, (1, 1), (1, 1))
+@settings(max_examples=12)
+@given(circular_case())
+def test_circular_convolution_commutes_with_shifts_that_are_multiples_of_the_stride(case):
+    x, w, b, s, (dh, dw) = case
+    k = w.shape[-1]
+
+    def layer(t):
+        return conv2d(F.pad(t, [k // 2] * 4, mode="circular"), w, b, stride=s)
+
+    assert commutes_with_shift(layer, x, (s * dh, s * dw), (dh, dw))
 
 
-def test_dense_layer_is_not_equivariant_and_parameter_count_depends_on_image_size():
-    x = torch.randn(1, 2, 6, 6, dtype=D)
-    dense = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(72, 72, dtype=D), torch.nn.Unflatten(1, (2, 6, 6)))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_zero_padding_strides_and_dense_layers_break_equivariance(seed):
+    torch.manual_seed(seed)
+    x = torch.randn(1, 2, 12, 12, dtype=F64)
+    zero = torch.nn.Conv2d(2, 3, 3, padding=1, dtype=F64)
+    strided = torch.nn.Conv2d(2, 3, 3, stride=2, padding=1, padding_mode="circular", dtype=F64)
+    dense = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(288, 288, dtype=F64), torch.nn.Unflatten(1, (2, 12, 12))
+    )
+    assert not commutes_with_shift(zero, x, (3, 5))
+    assert commutes_with_shift(strided, x, (2, 4), (1, 2)) and not commutes_with_shift(strided, x, (1, 1), (1, 1))
     assert not commutes_with_shift(dense, x, (1, 2))
-    conv_params = [sum(p.numel() for p in torch.nn.Conv2d(3, 8, 3).parameters()) for _ in (8, 16)]
-    dense_params = [torch.nn.Linear(3 * n * n, 8 * n * n, bias=False, device="meta").weight.numel() for n in (8, 16)]
-    assert conv_params[0] == conv_params[1] == 8 * 3 * 9 + 8
-    assert dense_params[1] == 16 * dense_params[0]  # grows with the square of the pixel count
+    # away from the borders the zero-padded layer is equivariant too
+    moved, out = zero(torch.roll(x, (1, 2), (2, 3))), torch.roll(zero(x), (1, 2), (2, 3))
+    assert_close(moved[..., 4:8, 4:8], out[..., 4:8, 4:8])
 
 
-def test_commutes_with_shift_reports_a_shape_change():
-    assert not commutes_with_shift(lambda t: t[..., :-1], torch.randn(1, 1, 4, 4), (1, 1))
+def test_weight_sharing_a_convolutions_parameter_count_is_independent_of_the_image():
+    conv = sum(p.numel() for p in torch.nn.Conv2d(3, 8, 3).parameters())
+    dense = [torch.nn.Linear(3 * n * n, 8 * n * n, bias=False, device="meta").weight.numel() for n in (8, 16)]
+    assert conv == 8 * 3 * 9 + 8 and dense[1] == 16 * dense[0]
 
 
-# --- bad input ------------------------------------------------------------------------------------
+# --- bad input -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("x_shape", "w_shape", "kwargs", "error", "match"),
+    ("x_shape", "w_shape", "kwargs", "name"),
     [
-        ((2, 4, 8, 8), (6, 2, 3, 3), {"groups": 3}, ValueError, "groups must divide"),
-        ((2, 4, 8, 8), (5, 2, 3, 3), {"groups": 2}, ValueError, "groups must divide"),
-        ((2, 4, 8, 8), (6, 4, 3, 3), {"groups": 2}, ValueError, "weight must have shape"),
-        ((1, 1, 4, 4), (1, 1, 7, 7), {"padding": 1}, ValueError, "weight must fit in the padded input"),
-        ((1, 1, 5, 5), (1, 1, 3, 3), {"dilation": 3}, ValueError, "weight must fit in the padded input"),
-        ((4, 8, 8), (6, 4, 3), {}, ValueError, "weight must have 4 dimensions"),
-        ((8, 8), (6, 4, 3, 3), {}, ValueError, "input must have 3 or 4 dimensions"),
-        ((1, 4, 8, 8), (6, 4, 3, 3), {"padding": "same", "stride": 2}, ValueError, "padding='same' needs stride=1"),
-        ((1, 4, 8, 8), (6, 4, 3, 3), {"padding": "full"}, ValueError, "padding must be one of"),
-        ((1, 4, 8, 8), (6, 4, 3, 3), {"padding": -1}, ValueError, "padding must be >= 0"),
-        ((1, 4, 8, 8), (6, 4, 3, 3), {"stride": 0}, ValueError, "stride must be >= 1"),
-        ((1, 4, 8, 8), (6, 4, 3, 3), {"stride": (1, 2, 3)}, ValueError, "stride must be an int or a tuple of 2"),
-        ((1, 4, 8, 8), (6, 4, 3, 3), {"dilation": 1.5}, TypeError, "dilation must be an int"),
-        ((1, 4, 8, 8), (6, 4, 3, 3), {"groups": 0}, ValueError, "groups must be >= 1"),
+        ((2, 4, 8, 8), (6, 2, 3, 3), {"groups": 3}, "groups"),
+        ((2, 4, 8, 8), (5, 2, 3, 3), {"groups": 2}, "groups"),
+        ((2, 4, 8, 8), (6, 4, 3, 3), {"groups": 2}, "weight"),
+        ((1, 1, 4, 4), (1, 1, 7, 7), {"padding": 1}, "weight"),
+        ((1, 1, 5, 5), (1, 1, 3, 3), {"dilation": 3}, "weight"),
+        ((4, 8, 8), (6, 4, 3), {}, "weight"),
+        ((8, 8), (6, 4, 3, 3), {}, "input"),
+        ((1, 4, 8, 8), (6, 4, 3, 3), {"padding": "same", "stride": 2}, "padding"),
+        ((1, 4, 8, 8), (6, 4, 3, 3), {"stride": (1, 2, 3)}, "stride"),
+        ((1, 0, 8, 8), (6, 0, 3, 3), {}, "weight"),
+        ((1, 4, 0, 8), (6, 4, 1, 1), {}, "input"),
     ],
 )
-def test_conv2d_rejects_bad_arguments(x_shape, w_shape, kwargs, error, match):
-    with pytest.raises(error, match=match):
-        conv2d(torch.randn(x_shape), torch.randn(w_shape), **kwargs)
+def test_conv2d_refuses_inconsistent_shapes(x_shape, w_shape, kwargs, name):
+    rejects(name, conv2d, torch.randn(x_shape), torch.randn(w_shape), **kwargs)
 
 
-def test_conv_rejects_bad_bias_dtype_and_rank():
+def test_conv_refuses_a_bias_of_the_wrong_size_or_dtype_and_mixed_dtypes():
     x, w = torch.randn(1, 4, 8, 8), torch.randn(6, 4, 3, 3)
-    with pytest.raises(ValueError, match=r"bias must have shape \(6,\)"):
-        conv2d(x, w, torch.randn(4))
-    with pytest.raises(TypeError, match="weight must have the dtype of input"):
-        conv2d(x, w.double())
-    with pytest.raises(TypeError, match="input must be a floating-point tensor"):
-        conv2d(torch.ones(1, 4, 8, 8, dtype=torch.int64), w)
-    with pytest.raises(ValueError, match="input must have 2 or 3 dimensions"):
-        conv1d(x, torch.randn(6, 4, 3))
-    with pytest.raises(ValueError, match="weight must have 5 dimensions"):
-        conv3d(torch.randn(1, 4, 5, 5, 5), w)
+    rejects("bias", conv2d, x, w, torch.randn(4))
+    rejects("bias", conv2d, x, w, torch.randn(6, dtype=F64))
+    rejects("weight", conv2d, x, w.double())
+    rejects("input", conv1d, x, torch.randn(6, 4, 3))
+    rejects("weight", conv3d, torch.randn(1, 4, 5, 5, 5), w)
 
 
-def test_commutes_with_shift_rejects_bad_arguments():
-    with pytest.raises(TypeError, match="layer must be callable"):
-        commutes_with_shift(3, torch.randn(1, 1, 4, 4))
-    with pytest.raises(ValueError, match="input must have 4 dimensions"):
-        commutes_with_shift(torch.nn.Identity(), torch.randn(1, 4, 4))
-    with pytest.raises(ValueError, match="shift must be an int or a tuple of 2 ints"):
-        commutes_with_shift(torch.nn.Identity(), torch.randn(1, 1, 4, 4), (1, 2, 3))
+def test_an_empty_batch_is_valid_as_in_torch():
+    x, w = torch.randn(0, 2, 5, 5), torch.randn(3, 2, 3, 3)
+    assert conv2d(x, w, padding=1).shape == F.conv2d(x, w, padding=1).shape == (0, 3, 5, 5)
+
+
+@pytest.mark.parametrize("out", [lambda t: 3, lambda t: t.sum((2, 3)), lambda t: t[0], lambda t: t[None]])
+def test_commutes_with_shift_refuses_a_layer_that_does_not_return_a_feature_map(out):
+    rejects("layer", commutes_with_shift, out, torch.ones(1, 1, 4, 4))
+    rejects("layer", commutes_with_shift, 3, torch.ones(1, 1, 4, 4))
+    rejects("output_shift", commutes_with_shift, torch.nn.Identity(), torch.ones(1, 1, 4, 4), output_shift=(1, 0.5))

@@ -6,6 +6,9 @@ A dilated (atrous) convolution spaces its kernel taps ``d`` pixels apart: a 3x3 
 ``d=2`` covers a 5x5 area with the same 9 weights. Stacking dilations 1, 2, 4 grows the receptive
 field exponentially with depth instead of linearly, the idea behind dilated networks for
 segmentation (Yu and Koltun, 2016) and WaveNet. Repeating the same dilation, however, leaves holes.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
@@ -17,8 +20,8 @@ segmentation (Yu and Koltun, 2016) and WaveNet. Repeating the same dilation, how
 import matplotlib.pyplot as plt
 import torch
 
-from nnfaq.conv_arithmetic import conv_cost, receptive_field
-from nnfaq.convolution import conv2d
+from nnfaq.convnets.conv_arithmetic import conv_cost, receptive_field
+from nnfaq.convnets.convolution import conv2d
 
 torch.manual_seed(0)
 stacks = {"standard 1, 1, 1": [1, 1, 1], "dilated 1, 2, 4": [1, 2, 4], "dilated 2, 2, 2": [2, 2, 2]}
@@ -58,5 +61,7 @@ fig.suptitle("Input pixels one output depends on (black), three 3x3 layers, 27 w
 # Dilation multiplies the span of a kernel, ``d(K-1)+1``, without adding weights or multiply-adds,
 # so exponentially increasing dilations cover a large context cheaply and without losing resolution
 # (no pooling or stride). Choose dilations that do not share a common factor across the stack, or
-# the field has holes. See :func:`nnfaq.conv_arithmetic.receptive_field` and
-# :func:`nnfaq.conv_arithmetic.conv_cost`.
+# the field has holes. See :func:`nnfaq.convnets.conv_arithmetic.receptive_field` and
+# :func:`nnfaq.convnets.conv_arithmetic.conv_cost`.
+
+plt.show()

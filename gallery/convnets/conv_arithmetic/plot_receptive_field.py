@@ -6,7 +6,10 @@ The receptive field of an output pixel is the set of input pixels it depends on.
 it directly: backpropagate from one output pixel and look where the input gradient is non-zero.
 Each 3x3 layer should widen the field by 2 pixels (two 3x3 layers see 5x5, three see 7x7), and a
 stride multiplies the growth of every layer after it, exactly as
-:func:`nnfaq.conv_arithmetic.receptive_field` predicts.
+:func:`nnfaq.convnets.conv_arithmetic.receptive_field` predicts.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
@@ -18,8 +21,8 @@ stride multiplies the growth of every layer after it, exactly as
 import matplotlib.pyplot as plt
 import torch
 
-from nnfaq.conv_arithmetic import receptive_field
-from nnfaq.convolution import conv2d
+from nnfaq.convnets.conv_arithmetic import receptive_field
+from nnfaq.convnets.convolution import conv2d
 
 torch.manual_seed(0)
 stacks = {
@@ -63,4 +66,6 @@ fig.suptitle("Input gradient of the centre output pixel, normalised (3x3 kernels
 # The receptive field grows by ``d(K-1)`` times the product of the earlier strides per layer:
 # ``r = 1 + sum_l d_l (K_l - 1) prod_{j<l} s_j``. Two 3x3 layers see as much as one 5x5 with 18
 # instead of 25 weights per channel pair and an extra nonlinearity, which is why VGG and its
-# successors stack small kernels. See :func:`nnfaq.conv_arithmetic.receptive_field`.
+# successors stack small kernels. See :func:`nnfaq.convnets.conv_arithmetic.receptive_field`.
+
+plt.show()

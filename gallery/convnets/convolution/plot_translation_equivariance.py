@@ -7,6 +7,9 @@ output by the same amount: it is translation-equivariant. A pattern learned in o
 recognised everywhere, and the layer needs only ``C_out x C_in x K x K`` weights whatever the image
 size. This page checks the property on a photograph, and shows the two things that bend it: zero
 padding at the borders and striding.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
@@ -18,7 +21,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from nnfaq.convolution import commutes_with_shift, conv2d
+from nnfaq.convnets.convolution import commutes_with_shift, conv2d
 from nnfaq.datasets import load_sample_images
 
 torch.manual_seed(0)
@@ -69,4 +72,6 @@ for n in (32, 128, 512):
 # Convolutions suit images because they are local and share their weights across positions: the
 # parameter count does not grow with the image, and a shifted input gives a shifted output (exactly
 # with circular padding, up to the borders with zero padding, and only for shifts that are multiples
-# of the stride once the layer downsamples). See :func:`nnfaq.convolution.commutes_with_shift`.
+# of the stride once the layer downsamples). See :func:`nnfaq.convnets.convolution.commutes_with_shift`.
+
+plt.show()

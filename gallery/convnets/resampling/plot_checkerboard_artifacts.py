@@ -7,19 +7,22 @@ two pixels apart. When the kernel size is not a multiple of the stride, neighbou
 unevenly: some output pixels receive contributions from one input pixel, others from two or four.
 The result is a periodic pattern that was not in the input, the checkerboard artefact described by
 Odena, Dumoulin and Olah (Distill, 2016). Resizing first and then convolving has no such pattern.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
 # Counting the overlaps
 # ---------------------
-# Feed a constant image of ones through :func:`nnfaq.resampling.conv_transpose2d` with a kernel of
+# Feed a constant image of ones through :func:`nnfaq.convnets.resampling.conv_transpose2d` with a kernel of
 # ones: each output pixel then simply counts how many kernel copies cover it. With ``K=3, s=2`` we
 # expect a grid of 1, 2 and 4; with ``K=4, s=2`` every interior pixel is covered exactly 4 times.
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from nnfaq.resampling import conv_transpose2d
+from nnfaq.convnets.resampling import conv_transpose2d
 
 torch.manual_seed(0)
 ones = torch.ones(1, 1, 6, 6)
@@ -57,8 +60,8 @@ def interior_variation(t):
     return (core.std() / core.abs().mean()).item()  # 0 for a constant interior
 
 
-print(f"relative spread inside, transposed conv: {interior_variation(transposed):.3f}")
-print(f"relative spread inside, resize + conv:   {interior_variation(resized):.3f}")
+print("transposed convs: the interior varies by more than 10% of its mean:", interior_variation(transposed) > 0.1)
+print("resize + conv: the interior is constant (to 1e-6):", interior_variation(resized) < 1e-6)
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
 for ax, t, name in zip(
@@ -79,4 +82,6 @@ fig.suptitle("Upsampling a constant image 8x with random weights: channel 0")
 # copy of the kernel into the output. Copies overlap unevenly unless the kernel size is a multiple of
 # the stride, and even then the output phases use different weights, which shows up as a
 # checkerboard. Resize (nearest or bilinear) then convolve avoids it; if you keep transposed
-# convolutions, use ``K`` divisible by the stride. See :func:`nnfaq.resampling.conv_transpose2d`.
+# convolutions, use ``K`` divisible by the stride. See :func:`nnfaq.convnets.resampling.conv_transpose2d`.
+
+plt.show()

@@ -5,6 +5,9 @@ Why does rotary positional embedding (RoPE) encode relative position?
 RoPE rotates each pair of query and key features by an angle proportional to the position. This
 page shows that the attention score of a rotated query and key depends only on how far apart they
 are, and compares it with ALiBi, which adds the distance to the score directly.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
@@ -15,7 +18,7 @@ are, and compares it with ALiBi, which adds the distance to the score directly.
 import matplotlib.pyplot as plt
 import torch
 
-from nnfaq.positional_encoding import alibi_bias, rotary_embedding
+from nnfaq.sequences.positional_encoding import alibi_bias, rotary_embedding
 
 torch.manual_seed(0)
 D = 64
@@ -68,4 +71,7 @@ fig.suptitle("softmax of the ALiBi bias alone (equal content scores)")
 # RoPE rotates queries and keys by angles proportional to their positions; since
 # :math:`R_m^\top R_n = R_{n-m}`, the score depends on content and on the relative position only,
 # with no parameters and no change of norm. See
-# :func:`nnfaq.positional_encoding.rotary_embedding` and :func:`nnfaq.positional_encoding.alibi_bias`.
+# :func:`nnfaq.sequences.positional_encoding.rotary_embedding` and
+# :func:`nnfaq.sequences.positional_encoding.alibi_bias`.
+
+plt.show()

@@ -5,6 +5,9 @@ How does the sinusoidal positional encoding work?
 The encoding of Vaswani et al. (2017) gives position ``t`` a vector of sines and cosines at
 geometrically spaced frequencies. This page draws it and shows its key property: the dot product
 of two encodings depends only on their distance, not on where they are.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
@@ -16,7 +19,7 @@ of two encodings depends only on their distance, not on where they are.
 import matplotlib.pyplot as plt
 import torch
 
-from nnfaq.positional_encoding import sinusoidal_encoding
+from nnfaq.sequences.positional_encoding import sinusoidal_encoding
 
 T, d = 100, 64
 pe = sinusoidal_encoding(T, d)
@@ -55,4 +58,6 @@ print("diagonals constant:", all(torch.allclose(G.diagonal(k), G.diagonal(k)[0].
 # The sinusoidal encoding adds a parameter-free vector of sines and cosines to each token embedding.
 # Shifting by ``k`` positions rotates every (sin, cos) pair by a fixed angle, so relative positions
 # are a linear function of the encodings and their dot product depends only on the offset. See
-# :func:`nnfaq.positional_encoding.sinusoidal_encoding`.
+# :func:`nnfaq.sequences.positional_encoding.sinusoidal_encoding`.
+
+plt.show()

@@ -5,6 +5,9 @@ Why do we need positional encoding in transformers?
 Self-attention without positions cannot tell the order of its input: permuting the tokens only
 permutes the outputs. This page shows it on a transformer encoder layer, shows what a sentence
 and its reverse look like to it, and shows that adding a positional encoding breaks the symmetry.
+
+*To run this example yourself:* ``pip install "nnfaq[examples]"`` (PyTorch, matplotlib,
+scikit-learn); it runs on a laptop CPU in a few seconds.
 """
 
 # %%
@@ -16,7 +19,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from nnfaq.positional_encoding import permutation_equivariance, sinusoidal_encoding
+from nnfaq.sequences.positional_encoding import permutation_equivariance, sinusoidal_encoding
 
 torch.manual_seed(0)
 T, d = 6, 16
@@ -68,4 +71,6 @@ print("with a causal mask:", permutation_equivariance(lambda x: enc(x, src_mask=
 # positional information a transformer sees a bag of tokens: permuting the input permutes the
 # output. Positional encodings (added sinusoids or learned vectors, rotations such as RoPE, or
 # distance biases such as ALiBi) make the computation depend on order. See
-# :func:`nnfaq.positional_encoding.permutation_equivariance`.
+# :func:`nnfaq.sequences.positional_encoding.permutation_equivariance`.
+
+plt.show()
