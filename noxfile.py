@@ -71,7 +71,13 @@ def _requirements(*groups: str) -> list[str]:
 def _stamp(requirements: list[str]) -> str:
     project = PYPROJECT["project"]
     text = "\n".join(
-        [sys.version, CONSTRAINTS.read_text(), *requirements, *project["dependencies"], str(project.get("optional-dependencies"))]
+        [
+            sys.version,
+            CONSTRAINTS.read_text(),
+            *requirements,
+            *project["dependencies"],
+            str(project.get("optional-dependencies")),
+        ]
     )
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -78,7 +78,18 @@ def test_implementation_entry_keeps_only_summary_and_implementation_sections():
     fn = type("F", (), {"__nnfaq_question__": "x"})
     kept = list(lines)
     docstrings.implementation_only(None, "function", "f", fn, {}, kept)
-    assert kept == ["Summary.", "", ":Parameters:", "", "    **x** : tensor", "", ".. seealso::", "", "    torch.relu", ""]
+    assert kept == [
+        "Summary.",
+        "",
+        ":Parameters:",
+        "",
+        "    **x** : tensor",
+        "",
+        ".. seealso::",
+        "",
+        "    torch.relu",
+        "",
+    ]
     untouched = list(lines)
     docstrings.implementation_only(None, "function", "f", object(), {}, untouched)
     assert untouched == lines

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from nnfaq_pages import indent, item_classes, level_badge, plain, plain_rst, ref
+from nnfaq_pages import indent, item_classes, level_badge, plain_rst, ref
 
 import nnfaq
 
@@ -49,7 +49,11 @@ def questions_rst() -> str:
         out += [f"   .. rubric:: {part.title}", "      :heading-level: 2", ""]
         out += ["   .. grid:: 1 1 2 2", "      :gutter: 3", ""]
         for t in part.topics:
-            out += [f"      .. grid-item-card:: {t.title}", f"         :link: topic-{t.name}", "         :link-type: ref"]
+            out += [
+                f"      .. grid-item-card:: {t.title}",
+                f"         :link: topic-{t.name}",
+                "         :link-type: ref",
+            ]
             out += ["         :class-card: nnfaq-group", ""]
             for q in t.questions:
                 out += [f"         .. container:: {item_classes(q)}", ""]
