@@ -8,7 +8,6 @@ ROOT = DOCS.parent
 sys.path[:0] = [str(ROOT / "conf"), str(DOCS / "_ext"), str(ROOT)]
 
 import nnfaq_conf
-
 import nnfaq_pages
 
 import nnfaq

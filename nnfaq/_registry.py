@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import namedtuple
-from functools import lru_cache
+from functools import cache
 
 #: Part subpackages of :mod:`nnfaq`, in the order the site and the CLI show them.
 PARTS: tuple[str, ...] = (
@@ -390,7 +390,7 @@ def _check(result: tuple[Part, ...]) -> None:
     # follow-up ids are checked by the tests and the site build (a :ref: to a missing answer fails it)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_cached(package_dir: str, part_names: tuple[str, ...]) -> tuple[Part, ...]:
     part_files = [os.path.join(package_dir, name, "__init__.py") for name in part_names]
     stamp = _stamp([*part_files, os.path.abspath(__file__)])

@@ -34,6 +34,7 @@ import re
 import resource
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -146,7 +147,7 @@ def clean(tree: Path, checkout: set[str]) -> None:
 
 
 def sphinx_imported(tree: Path) -> set[str] | None:
-    """The nnfaq modules the last build depends on (read from its pickled environment), None without one."""
+    """The Python files the last build depends on (read from its pickled environment), None without one."""
     import pickle
 
     pickled = tree / HTML / ".doctrees" / "environment.pickle"
@@ -155,8 +156,7 @@ def sphinx_imported(tree: Path) -> set[str] | None:
     sys.path[:0] = [str(tree / "docs" / "_ext")]  # the extensions' classes, to unpickle their data
     with pickled.open("rb") as f:
         env = pickle.load(f)
-    paths = {os.path.normpath(path) for deps in env.dependencies.values() for path in deps}
-    return {path for path in paths if path.endswith(".py") and f"{os.sep}nnfaq{os.sep}" in path}
+    return {os.path.normpath(path) for deps in env.dependencies.values() for path in deps if path.endswith(".py")}
 
 
 def html_mtimes(tree: Path) -> dict[str, int]:
@@ -196,7 +196,11 @@ def worker(tree: Path, ctx: dict, args: argparse.Namespace, log: Path) -> dict:
     def add(key: str, value: dict) -> None:
         res.setdefault(key, []).append(value)
 
-    touched = tree / GALLERY["examples_dir"] / BENCH["touched_example"]
+    examples = tree / GALLERY["examples_dir"]
+    touched = examples / BENCH["touched_example"]
+    if not touched.exists():  # deleted by --exclude-examples: another one is edited
+        touched = min(examples.rglob("plot_*.py"))
+    res["touched"] = touched.relative_to(examples).as_posix()
     original = touched.read_text(encoding="utf-8")
     check = [python, "tools/check_gallery.py", str(tree / HTML)]
 
@@ -223,11 +227,14 @@ def worker(tree: Path, ctx: dict, args: argparse.Namespace, log: Path) -> dict:
         after = html_mtimes(tree)
         m["written"] = sorted(rel for rel, t in after.items() if before.get(rel) != t)
         add("docs_no_change", m)
-        modules = sphinx_imported(tree) if res.get("sphinx_imported") is None else None
-        if modules is not None:  # the first build that left an environment: whose nnfaq did it document?
-            res["sphinx_imported"] = sorted(modules)
-            if not modules or any(not path.startswith(f"{tree}{os.sep}") for path in modules):
-                sys.exit(f"ERROR: the build in the copy did not (only) import the copy's nnfaq: {sorted(modules)[:5]}")
+        files = sphinx_imported(tree) if res.get("sphinx_imported") is None else None
+        if files is not None:  # the first build that left an environment: whose nnfaq did it document?
+            ours = sorted(f for f in files if f.startswith(f"{tree}{os.sep}nnfaq{os.sep}"))
+            elsewhere = (f"{ctx['origin']}{os.sep}nnfaq{os.sep}", f"site-packages{os.sep}nnfaq{os.sep}")
+            others = sorted(f for f in files if f.startswith(elsewhere[0]) or elsewhere[1] in f)
+            if others or not ours:
+                sys.exit(f"ERROR: the build in the copy documented another nnfaq than the copy's: {others[:3]}")
+            res["sphinx_imported"] = [os.path.relpath(f, tree) for f in ours]
         parts = res.setdefault("docs_no_change_parts", {})
         for cmd in nox_commands(out) or [check]:  # what the session ran, each alone
             name = next((Path(a).name for a in cmd[1:] if a.endswith(".py")), Path(cmd[0]).name)
@@ -331,7 +338,7 @@ def report(res: dict, load_before: str) -> tuple[str, str, list[str]]:
         for name, part in res.get("docs_no_change_parts", {}).items():
             row(f"&nbsp;&nbsp;of which {name}", part)
         row(
-            f"`nox -s docs` after editing `{BENCH['touched_example']}`",
+            f"`nox -s docs` after editing `{res['touched']}`",
             res["docs_one_example"],
             BENCH["one_example_rebuild_seconds"],
             strict=True,
@@ -502,6 +509,7 @@ def main() -> int:
         .split("\0")
     )
     tmp = Path(tempfile.mkdtemp(prefix="nnfaq-bench-"))
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # still remove the copy
     tree = tmp / "nnfaq"
     try:
         for rel in filter(None, files):
