@@ -338,7 +338,7 @@ def local_attention(query, key, value, window: int | None = None, scale: float |
 
     See Also
     --------
-    torch.nn.functional.scaled_dot_product_attention, nnfaq.sequences.attention.attention_mechanisms
+    torch.nn.functional.scaled_dot_product_attention, attention_mechanisms
 
     Notes
     -----

@@ -337,7 +337,19 @@ def early_stopping(val_losses, patience: int = 5, min_delta: float = 0.0) -> tup
 
 
 class SineFit(NamedTuple):
-    """Mean squared errors of each run, in evaluation mode: ``train_loss`` and ``val_loss``, ``(runs, evals)``."""
+    """Mean squared errors of each run of :func:`fit_noisy_sine`, in evaluation mode.
+
+    Parameters
+    ----------
+    train_loss, val_loss : torch.Tensor
+        ``(runs, evals)``: the error on the training and on the validation points at each evaluation.
+
+    Examples
+    --------
+    >>> fit = SineFit(torch.zeros(2, 3), torch.ones(2, 3))
+    >>> fit.val_loss.shape
+    torch.Size([2, 3])
+    """
 
     train_loss: torch.Tensor
     val_loss: torch.Tensor

@@ -340,7 +340,7 @@ def residual_block(input: torch.Tensor, branch) -> torch.Tensor:
     >>> bool(plain[0].weight.grad.norm() > plain[-1].weight.grad.norm())
     True
 
-    What the paper measured (:data:`HE_2015`): on ImageNet the plain 34-layer network was worse than
+    What the paper measured (``HE_2015``): on ImageNet the plain 34-layer network was worse than
     the plain 18-layer one and the residual 34-layer network better than the residual 18-layer one;
     on CIFAR-10 the 1202-layer ResNet was worse than the 110-layer one:
 
