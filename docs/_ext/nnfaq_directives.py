@@ -10,6 +10,7 @@ environment, so these pages are re-read when, and only when, the registry change
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from nnfaq_pages import indent, item_classes, level_badge, plain_rst, ref
@@ -91,7 +92,7 @@ def cheatsheet_rst() -> str:
             out += [f".. currentmodule:: {t.module}", ""]
             for q in t.questions:
                 out += [".. container:: nnfaq-cheat", ""]
-                out += [f"   **{ref(q)}** {level_badge(q.level)}", ""]
+                out += [f"   {ref(q)} {level_badge(q.level)}", ""]  # a :ref: in **bold** stays raw text: bold by CSS
                 out += [indent(plain_rst(q.short) if q.short else q.answer, 3), ""]
     return "\n".join(out)
 
@@ -103,7 +104,9 @@ def errata_rst() -> str:
         module = q.function.rpartition(".")[0]
         for m in q.mistakes:
             out += [f".. currentmodule:: {module}", "", ".. card::", "   :class-card: nnfaq-erratum", ""]
-            out += [f"   **They say:** {m.claim}", "", "   **In fact:**", "", indent(m.correction, 3), ""]
+            # the answer's numbered references ([1]_) live on its topic page, not here
+            correction = re.sub(r"\s*\[\d+\]_", "", m.correction)
+            out += [f"   **They say:** {m.claim}", "", "   **In fact:**", "", indent(correction, 3), ""]
             out += [f"   **Proof:** {ref(q)}", ""]
     return "\n".join(out)
 

@@ -102,7 +102,7 @@ print(
 # 30-block plain network catches up and can end with the lowest training loss of the three, which
 # is not what He et al. saw: their deeper plain networks stayed above the shallower ones through a
 # full training schedule, on real images, with convolutions and SGD. Their own numbers
-# (:data:`nnfaq.training.residual.HE_2015`) also show that shortcuts do not make depth free: the
+# (``nnfaq.training.residual.HE_2015``) also show that shortcuts do not make depth free: the
 # 1202-layer CIFAR-10 ResNet tested worse than the 110-layer one.
 top1, cifar = HE_2015["imagenet_top1_error"], HE_2015["cifar10_test_error"]
 fig, ax = plt.subplots()
