@@ -84,8 +84,13 @@ def test_proof_link_lands_on_the_proof(tab, base_url):
     top = proof.evaluate("el => el.getBoundingClientRect().top")
     height = tab.viewport_size["height"]
     assert 0 <= top < height / 2, f"the proof heading is at {top} px of a {height} px window, not in view"
-    # the executed examples follow the heading and are shown, not folded
-    shown = "el => el.nextElementSibling.matches('div.doctest') && el.nextElementSibling.checkVisibility()"
+    # the executed examples follow the heading, in the same question, shown rather than folded
+    shown = """el => {
+      const section = el.closest("section[id^='q-']");
+      const doctest = Array.from(section.querySelectorAll("div.doctest"))
+        .find(d => el.compareDocumentPosition(d) & Node.DOCUMENT_POSITION_FOLLOWING);
+      return !!doctest && doctest.checkVisibility() && !doctest.closest("details");
+    }"""
     assert proof.evaluate(shown), "the proof heading is not followed by its executed examples"
 
 

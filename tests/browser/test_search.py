@@ -48,8 +48,8 @@ def search_tab(context):
 
 def search(page, base_url: str, query: str) -> list[dict]:
     page.goto(base_url + "search.html?q=" + urllib.parse.quote(query))
-    # Sphinx's search sets this title when every result is listed
-    page.wait_for_function("() => window.Search && Search.title && Search.title.innerText === 'Search Results'")
+    # Sphinx's search sets this title when every result is listed (Search is a const: not on window)
+    page.wait_for_function("() => typeof Search === 'object' && Search.title?.innerText === 'Search Results'")
     return page.evaluate(RESULTS_JS)
 
 
