@@ -32,8 +32,12 @@ import nnfaq_conf
 from built_site import HTML, site_pages
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-from axe_playwright_python.base import AXE_FILE_PATH
 from playwright.sync_api import sync_playwright
+
+try:  # axe-core, as the PyPI package ships it (the `browser` dependency group)
+    from axe_playwright_python.base import AXE_FILE_PATH
+except ImportError:
+    AXE_FILE_PATH = None
 
 SETTINGS = nnfaq_conf.SETTINGS["browser"]
 CHROMIUM = os.environ.get("NNFAQ_CHROMIUM", SETTINGS["chromium"])
@@ -158,6 +162,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """What the checks need, said once, before any runs (not once per check)."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         pytest.exit(f"no Chromium at {CHROMIUM}: apt-get install chromium, or set NNFAQ_CHROMIUM", returncode=1)
+    if AXE_FILE_PATH is None:
+        pytest.exit("no axe-core: pip install -c conf/constraints.txt axe-playwright-python", returncode=1)
     if not (HTML / "index.html").exists():
         pytest.exit(f"no built site at {HTML}: run `nox -s docs` (or `nox -s browser`, which builds it)", returncode=1)
 
