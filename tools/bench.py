@@ -156,7 +156,8 @@ def sphinx_imported(tree: Path) -> set[str] | None:
     sys.path[:0] = [str(tree / "docs" / "_ext")]  # the extensions' classes, to unpickle their data
     with pickled.open("rb") as f:
         env = pickle.load(f)
-    return {os.path.normpath(path) for deps in env.dependencies.values() for path in deps if path.endswith(".py")}
+    paths = {os.path.normpath(os.fspath(path)) for deps in env.dependencies.values() for path in deps}
+    return {path for path in paths if path.endswith(".py")}
 
 
 def html_mtimes(tree: Path) -> dict[str, int]:
