@@ -165,6 +165,29 @@ def html_mtimes(tree: Path) -> dict[str, int]:
     return {str(p.relative_to(html)): p.stat().st_mtime_ns for p in html.rglob("*") if p.is_file()}
 
 
+def pytest_breakdown(junit: Path, top: int = 10) -> dict:
+    """Where a pytest run's time went, from its JUnit report: the session, the tests' sum, the slowest
+    modules (or doctested modules) and tests (setup, call and teardown together)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(junit).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    cases = [(c.get("classname", ""), c.get("name", ""), float(c.get("time", 0))) for c in suite.iter("testcase")]
+    modules: dict[str, list] = {}
+    for classname, _, seconds in cases:
+        module = ".".join(part for part in classname.split(".") if not part[:1].isupper())  # no test class
+        modules.setdefault(module, [0.0, 0])
+        modules[module][0] += seconds
+        modules[module][1] += 1
+    return {
+        "session": float(suite.get("time", 0)),
+        "tests": sum(seconds for *_, seconds in cases),
+        "count": len(cases),
+        "modules": sorted(([name, *v] for name, v in modules.items()), key=lambda row: -row[1])[:top],
+        "slowest": sorted(([f"{c}::{n}", t] for c, n, t in cases), key=lambda row: -row[1])[:top],
+    }
+
+
 # --- the phases ----------------------------------------------------------------------------------------
 
 
@@ -261,11 +284,12 @@ def worker(tree: Path, ctx: dict, args: argparse.Namespace, log: Path) -> dict:
                 res.setdefault("example_problems", []).append(f"{rel}: {result['status']} standalone")
         print(f"run {run + 1}/{args.runs}: every example standalone: {m['wall']:.1f} s", flush=True)
     for run in range(args.runs if "tests" in args.only else 0):
-        # as `nox -s tests` runs it; --durations only adds a report (of what dominates) at the end
-        m, out = timed([str(tree / ".nox/nnfaq/bin/pytest"), "--durations=12"], tree, {**here, **session}, log)
+        # as `nox -s tests` runs it; the JUnit report (written at the end) says where the time went
+        junit = tree / "bench-pytest.xml"
+        m, out = timed([str(tree / ".nox/nnfaq/bin/pytest"), f"--junit-xml={junit}"], tree, {**here, **session}, log)
         add("pytest", m)
         res["pytest_summary"] = (re.findall(r"^=+ (.* in [\d.]+s.*?) =+$", out, re.MULTILINE) or [""])[-1]
-        res["slowest_tests"] = re.findall(r"^([\d.]+)s (call|setup|teardown) +(.+?) *$", out, re.MULTILINE)
+        res["pytest_breakdown"] = pytest_breakdown(junit) if junit.exists() else {}
         print(f"run {run + 1}/{args.runs}: pytest {res['pytest'][-1]['wall']:.1f} s", flush=True)
     repeat = int(BENCH["cli_repeat"])
     for _ in range(args.runs if "cli" in args.only else 0):
@@ -436,9 +460,18 @@ def report(res: dict, load_before: str) -> tuple[str, str, list[str]]:
             if over:
                 excess = seconds - EXAMPLE_SECONDS
                 broken.append(f"example {rel}: {seconds:.2f} s, over the {EXAMPLE_SECONDS:g} s budget by {excess:.2f}")
-    if "pytest" in res:
-        lines += ["", f"pytest, last run: {res['pytest_summary']}. Its slowest tests:", ""]
-        lines += [f"- {float(t):.1f} s {phase} `{test}`" for t, phase, test in res["slowest_tests"]]
+    if res.get("pytest_breakdown"):
+        bd = res["pytest_breakdown"]
+        lines += [
+            "",
+            f"pytest, last run: {res['pytest_summary']}; its {bd['count']} tests take {bd['tests']:.0f} s of the "
+            f"{bd['session']:.0f} s session (the rest: collection and start-up). The slowest modules and tests "
+            "(setup, call and teardown):",
+            "",
+            *[f"- {seconds:.1f} s, {count} tests: `{name}`" for name, seconds, count in bd["modules"]],
+            "",
+            *[f"- {seconds:.1f} s: `{name}`" for name, seconds in bd["slowest"]],
+        ]
     if res.get("example_problems"):
         lines += ["", "Example problems:", "", *[f"- {problem}" for problem in res["example_problems"]]]
     readme_text = "\n".join(
