@@ -25,6 +25,7 @@ import json
 import re
 from pathlib import Path
 
+from docutils import nodes
 from nnfaq_directives import REGISTRY_PAGES
 from nnfaq_pages import GENERATED_DIR, plain
 from sphinx import addnodes
@@ -188,7 +189,7 @@ def add_index_entries(app, doctree, docname: str) -> None:
     if not docname.startswith(f"{GENERATED_DIR}/"):
         return
     known = _questions_by_anchor()
-    for section in doctree.findall(lambda n: n.tagname == "section"):
+    for section in doctree.findall(nodes.section):
         anchor = next((i for i in section["ids"] if i in known), None)
         if anchor:
             entries = [("single", k, anchor, "main", None) for k in keywords(known[anchor])]
@@ -199,6 +200,35 @@ def note_dependency(app, doctree) -> None:
     """A topic page is re-read (and re-indexed) when the keywords' rules in this file change."""
     if app.env.docname.startswith(f"{GENERATED_DIR}/"):
         app.env.note_dependency(__file__)
+
+
+def keep_index_entries(app) -> list:
+    """At ``html-collect-pages`` (before the search index is written): the index entries of the pages
+    this build did not write, from the index the last build wrote.
+
+    Sphinx keeps them only for the pages it writes (sphinx-doc/sphinx#12599: the environment is saved
+    before the pages are written, when the entries are collected), so an incremental build would drop
+    every question's keywords, and the API's entries, from the pages it did not change.
+    """
+    indexer = getattr(app.builder, "indexer", None)
+    if indexer is None:
+        return []
+    kept: dict[str, set] = {}
+    for q in nnfaq.questions():  # the questions' keywords come from the registry, whatever the old index holds
+        kept.setdefault(f"{GENERATED_DIR}/{q.topic}", set()).update((k, f"q-{q.id}", "main") for k in keywords(q))
+    path = Path(app.outdir, getattr(app.builder, "searchindex_filename", "searchindex.js"))
+    try:
+        text = path.read_text(encoding="utf-8")
+        old = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+        for entry, found in old["indexentries"].items():
+            for file, anchor, main in found:
+                kept.setdefault(old["docnames"][file], set()).add((entry, anchor, "main" if main else ""))
+    except (OSError, ValueError, KeyError, IndexError):
+        pass  # no index yet, or another format: the registry's keywords are kept all the same
+    for docname, found in kept.items():
+        if docname in app.env.all_docs and docname not in indexer._index_entries:  # not written this time
+            indexer._index_entries[docname] = sorted(found)
+    return []
 
 
 # --- the scorer ----------------------------------------------------------------------------------
@@ -302,4 +332,5 @@ def setup(app):
     app.connect("builder-inited", write_scorer)
     app.connect("doctree-read", note_dependency)
     app.connect("doctree-resolved", add_index_entries)
+    app.connect("html-collect-pages", keep_index_entries)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

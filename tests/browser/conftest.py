@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -159,6 +160,18 @@ async ({tags, seen}) => {
 """
 
 
+AXE_RUNS = {"pages": 0, "seconds": 0.0, "looks": 0}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """What axe cost, said once at the end (the budget: well under two minutes for the whole site)."""
+    if AXE_RUNS["pages"]:
+        terminalreporter.write_line(
+            f"axe-core: {AXE_RUNS['pages']} pages in {AXE_RUNS['seconds']:.0f} s, "
+            f"colour contrast checked on {AXE_RUNS['looks']} distinct looks"
+        )
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """What the checks need, said once, before any runs (not once per check)."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
@@ -263,9 +276,12 @@ def visit(context, base_url):
             start = len(context.foreign_requests)
             page.goto(base_url + path, wait_until="load")
             current[-1].data = page.evaluate(COLLECT_JS)
+            axe_start = time.perf_counter()
             page.add_script_tag(path=str(AXE_FILE_PATH))
             axe = page.evaluate(AXE_JS, {"tags": AXE_TAGS, "seen": looks})
             looks.extend(axe["looks"])
+            AXE_RUNS.update(pages=AXE_RUNS["pages"] + 1, seconds=AXE_RUNS["seconds"] + time.perf_counter() - axe_start)
+            AXE_RUNS["looks"] = len(looks)
             current[-1].data["axe"] = axe["violations"]
             # let late requests (fonts MathJax asks for, the favicon) finish before leaving the page,
             # so that navigating away does not cancel them and a real failure is not mistaken for one
