@@ -33,12 +33,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     _collected_doctests = sum(type(item).__name__ == "DoctestItem" for item in items)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    """With pytest-xdist the workers collect and the controller judges: it sees only the test ids
+    (every item under nnfaq/ and every .md page is a doctest, the library holding no test files)."""
+    global _collected_doctests
+    doctests = sum(i.startswith("nnfaq/") or i.split("::")[0].endswith(".md") for i in ids)
+    _collected_doctests = max(_collected_doctests, doctests)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     # doctests are expected when the run covers the library or the pages (the default testpaths do)
     roots = [Path(a.split("::")[0]).resolve() for a in config.args]
     here = Path(__file__).resolve().parent
     covers = any(r == here or r.is_relative_to(here / "nnfaq") or r.is_relative_to(here / "docs") for r in roots)
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller checks the whole run
+        return
     asked = config.getoption("doctestmodules", False) and not config.getoption("collectonly", False) and covers
     if asked and not config.getoption("keyword") and _collected_doctests == 0 and exitstatus in (0, 5):
         sys.stderr.write("\nERROR: doctests were enabled but zero doctests were collected\n")

@@ -116,8 +116,9 @@ def build_site(session: nox.Session, env: dict, *extra: str, examples: bool = Tr
 
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """Doctests of every answer and of the MyST pages, plus the unit and property tests."""
-    run(session, shared(session), "pytest", *session.posargs)
+    """Doctests of every answer and of the MyST pages, plus the unit and property tests, on every core
+    (pytest-xdist; ``-- -n 0`` runs them in one process)."""
+    run(session, shared(session), "pytest", *nnfaq_conf.PYTEST_WORKERS, *session.posargs)
 
 
 @nox.session(venv_backend="none")

@@ -286,7 +286,12 @@ def worker(tree: Path, ctx: dict, args: argparse.Namespace, log: Path) -> dict:
     for run in range(args.runs if "tests" in args.only else 0):
         # as `nox -s tests` runs it; the JUnit report (written at the end) says where the time went
         junit = tree / "bench-pytest.xml"
-        m, out = timed([str(tree / ".nox/nnfaq/bin/pytest"), f"--junit-xml={junit}"], tree, {**here, **session}, log)
+        m, out = timed(
+            [str(tree / ".nox/nnfaq/bin/pytest"), *nnfaq_conf.PYTEST_WORKERS, f"--junit-xml={junit}"],
+            tree,
+            {**here, **session},
+            log,
+        )
         add("pytest", m)
         res["pytest_summary"] = (re.findall(r"^=+ (.* in [\d.]+s.*?) =+$", out, re.MULTILINE) or [""])[-1]
         res["pytest_breakdown"] = pytest_breakdown(junit) if junit.exists() else {}

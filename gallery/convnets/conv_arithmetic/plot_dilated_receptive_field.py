@@ -24,6 +24,7 @@ from nnfaq.convnets.conv_arithmetic import conv_cost, receptive_field
 from nnfaq.convnets.convolution import conv2d
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 stacks = {"standard 1, 1, 1": [1, 1, 1], "dilated 1, 2, 4": [1, 2, 4], "dilated 2, 2, 2": [2, 2, 2]}
 kernel = torch.ones(1, 1, 3, 3, dtype=torch.float64)
 maps = {}

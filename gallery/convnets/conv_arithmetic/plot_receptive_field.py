@@ -25,6 +25,7 @@ from nnfaq.convnets.conv_arithmetic import receptive_field
 from nnfaq.convnets.convolution import conv2d
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 stacks = {
     "1 layer": [1],
     "2 layers": [1, 1],

@@ -25,6 +25,7 @@ from nnfaq.convnets.convolution import conv2d
 from nnfaq.datasets import load_sample_images
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 rgb = load_sample_images()[0]  # (3, H, W)
 gray = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2])[None, None, 60:300, 0:360]  # (1, 1, H, W)
 print("image:", tuple(gray.shape))

@@ -25,6 +25,7 @@ from nnfaq.convnets.convolution import commutes_with_shift, conv2d
 from nnfaq.datasets import load_sample_images
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 rgb = load_sample_images(dtype=torch.float64)[0, :, 100:228, 120:248]  # (3, 128, 128)
 x = rgb.mean(0)[None, None]  # (1, 1, 128, 128)
 w = torch.randn(4, 1, 5, 5, dtype=torch.float64)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from nnfaq.convnets.resampling import conv_transpose2d
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 ones = torch.ones(1, 1, 6, 6)
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
 for ax, k in zip(axes, (3, 4)):

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from nnfaq.convnets.segmentation import fcn_head
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 H = 64
 yy, xx = torch.meshgrid(torch.arange(H), torch.arange(H), indexing="ij")
 mask = (((yy - 24) ** 2 + (xx - 40) ** 2) < 15**2).double()  # (64, 64)

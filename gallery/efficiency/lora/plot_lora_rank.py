@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from nnfaq.efficiency.lora import lora_init, lora_linear
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 d_in, d_out, true_rank = 32, 24, 4
 W0 = torch.randn(d_out, d_in) / d_in**0.5
 U, V = torch.randn(d_out, true_rank), torch.randn(true_rank, d_in)

@@ -25,6 +25,7 @@ import torch
 from nnfaq.efficiency.precision import float_limits, unscale_grads
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 x = torch.logspace(-44, 38, 4000, dtype=torch.float64).float()  # float32 holds all of them
 formats = {"fp16": torch.float16, "bf16": torch.bfloat16}
 

@@ -24,6 +24,7 @@ import torch
 from nnfaq.efficiency.quantization import absmax_quantize, dequantize
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 W = torch.randn(16, 256, dtype=torch.float64)
 
 

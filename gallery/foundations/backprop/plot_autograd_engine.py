@@ -21,6 +21,7 @@ import torch
 from nnfaq.foundations.backprop import Value
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 w, b, x = Value(-0.7), Value(0.2), Value(1.5)
 y = (w * x + b).tanh()
 y.backward()

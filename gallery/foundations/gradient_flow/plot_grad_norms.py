@@ -29,6 +29,7 @@ from nnfaq.foundations.gradient_flow import grad_norms
 from nnfaq.training.residual import deep_mlp
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 x = torch.randn(256, 32)
 y = torch.randn(256, 1)
 

@@ -26,6 +26,7 @@ import torch
 from nnfaq.foundations.initialization import activation_std
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 x = torch.randn(128, 256, dtype=torch.float64)
 results = {}
 fig, ax = plt.subplots()

@@ -21,6 +21,7 @@ import torch
 from nnfaq.foundations.xor import xor_network
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 corners = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
 labels = torch.tensor([0.0, 1.0, 1.0, 0.0], dtype=torch.float64)
 A = torch.cat([corners, torch.ones(4, 1, dtype=torch.float64)], dim=1)

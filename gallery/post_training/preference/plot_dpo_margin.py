@@ -25,6 +25,7 @@ import torch
 from nnfaq.post_training.preference import dpo_loss, grpo_advantages
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 margins = torch.linspace(-40, 40, 401, dtype=torch.float64)
 zero = torch.zeros_like(margins)
 

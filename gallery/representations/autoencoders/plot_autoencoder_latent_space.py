@@ -23,6 +23,7 @@ from nnfaq.datasets import load_digits
 from nnfaq.representations.autoencoders import pca, train_autoencoder
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 digits = load_digits(dtype=torch.float64)
 x, labels = digits.x_train.flatten(1), digits.y_train  # (B, 64)
 x_val = digits.x_val.flatten(1)

@@ -30,6 +30,7 @@ from nnfaq.representations.transfer import count_parameters, freeze, replace_hea
 from nnfaq.training.sizing import fit
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 STEPS, LR = 60, 1e-2  # the same budget for every method and every point
 
 

@@ -25,6 +25,7 @@ from torch import nn
 from nnfaq.sequences.attention import scaled_dot_product_attention
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 T, V, d = 8, 10, 32
 
 

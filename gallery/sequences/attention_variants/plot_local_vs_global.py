@@ -21,6 +21,7 @@ import torch
 from nnfaq.sequences.attention_variants import local_attention
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 x = torch.randn(24, 16)
 _, A_global = local_attention(x, x, x)
 _, A_local = local_attention(x, x, x, window=3)

@@ -21,6 +21,7 @@ import torch
 from nnfaq.sequences.positional_encoding import alibi_bias, rotary_embedding
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 D = 64
 q, k = torch.randn(D, dtype=torch.float64), torch.randn(D, dtype=torch.float64)
 q = q + k  # a query that matches the key, so the score is large at offset 0

@@ -22,6 +22,7 @@ from torch import nn
 from nnfaq.sequences.positional_encoding import permutation_equivariance, sinusoidal_encoding
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 T, d = 6, 16
 enc = nn.TransformerEncoderLayer(d, 4, 32, dropout=0.0, batch_first=True, dtype=torch.float64).eval()
 x = torch.randn(1, T, d, dtype=torch.float64)

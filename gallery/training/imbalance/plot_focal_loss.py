@@ -21,6 +21,7 @@ import torch
 from nnfaq.training.imbalance import sigmoid_focal_loss
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 p_t = torch.linspace(0.01, 0.99, 99, dtype=torch.float64)
 logits = torch.log(p_t / (1 - p_t))
 ones = torch.ones_like(p_t)

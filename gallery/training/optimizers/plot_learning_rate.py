@@ -22,6 +22,7 @@ import torch
 from nnfaq.training.optimizers import gradient_descent
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 fig, ax = plt.subplots()
 for lr, name in ((0.02, "too low"), (0.3, "good"), (0.9, "high: oscillates"), (1.05, "too high: diverges")):
     w = gradient_descent(1.0, lr, steps=40)

@@ -22,6 +22,7 @@ import torch
 from nnfaq.training.optimizers import adam_step, sgd_step
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 A = torch.tensor([1.0, 25.0], dtype=torch.float64)
 
 

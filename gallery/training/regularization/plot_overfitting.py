@@ -24,6 +24,7 @@ import torch
 from nnfaq.training.regularization import early_stopping, fit_noisy_sine
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 settings = {"no regularization": {}, "dropout p=0.3": {"p": 0.3}, "L2 penalty 1e-3": {"weight_decay": 1e-3}}
 runs = {name: fit_noisy_sine(**kwargs, runs=8, steps=300, eval_every=10) for name, kwargs in settings.items()}
 

@@ -24,6 +24,7 @@ from nnfaq.datasets import load_digits
 from nnfaq.training.sizing import fit, mlp
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 digits = load_digits()
 x, y = digits.x_train[:300], digits.y_train[:300]
 widths = [1, 2, 4, 8, 16, 64]

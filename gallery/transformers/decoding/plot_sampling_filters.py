@@ -21,6 +21,7 @@ import torch
 from nnfaq.transformers.decoding import sampling_probs
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # small tensors: more threads would only contend
 logits = torch.randn(12, dtype=torch.float64).sort(descending=True).values * 1.5
 tokens = range(len(logits))
 
