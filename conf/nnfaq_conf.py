@@ -42,5 +42,12 @@ _STYLED: dict | None = None  # matplotlib's settings as the last reset left them
 
 
 def reset_example_state(gallery_conf, fname) -> None:
-    """sphinx-gallery's ``reset_modules`` hook: :func:`reset_state` before every example."""
+    """sphinx-gallery's ``reset_modules`` hook: :func:`reset_state` before every example.
+
+    First, matplotlib on the Agg backend with sphinx-gallery's warning filters, as sphinx-gallery sets it up
+    (docs/_ext/gallery_lazy_matplotlib.py defers that from configuration time to the first example).
+    """
+    from sphinx_gallery.scrapers import _import_matplotlib
+
+    _import_matplotlib()
     reset_state()

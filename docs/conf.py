@@ -37,6 +37,8 @@ extensions = [
     "stable_config",  # docs/_ext: the environment is pickled with conf.py's values: no-change builds read nothing
     "nnfaq_search",  # docs/_ext: search lists the answering question first, at its #q- anchor
     "a11y_workarounds",  # docs/_ext: names for the theme's sidebar toggles; citation lists as docutils should
+    "gallery_lazy_matplotlib",  # docs/_ext: sphinx-gallery imports matplotlib when an example runs, not always
+    "viewcode_no_import",  # docs/_ext: viewcode finds a module's file without importing it (no torch at rebuild)
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}

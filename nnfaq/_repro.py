@@ -33,7 +33,8 @@ def reset(seed: int = SEED) -> None:
     torch.set_num_threads(threads())
     torch.set_default_dtype(torch.float32)
     torch.set_grad_enabled(True)
-    torch.use_deterministic_algorithms(False)
+    if torch.are_deterministic_algorithms_enabled() or torch.is_deterministic_algorithms_warn_only_enabled():
+        torch.use_deterministic_algorithms(False)  # only when set: the call imports torch's compiler (seconds)
 
 
 def doctest_namespace() -> dict:

@@ -14,7 +14,9 @@ Files are rewritten only when their text changes, so an unchanged build re-reads
 
 from __future__ import annotations
 
-import importlib
+import ast
+import functools
+import importlib.util
 import re
 from pathlib import Path
 
@@ -149,12 +151,36 @@ def topic_page(topic: nnfaq.Topic) -> str:
 
 
 def _autodoc(qualified: str) -> list[str]:
-    """The autodoc directive for a function, a class (with its public methods) or data."""
+    """The autodoc directive for a function, a class (with its public methods) or data.
+
+    What the name is comes from the module's source, not from importing it: the pages are generated at
+    every build, and importing the topics would import torch (seconds) into a build with nothing to do.
+    """
     module, _, name = qualified.rpartition(".")
-    obj = getattr(importlib.import_module(module), name)
-    if isinstance(obj, type):
+    kind = _top_level_kinds(module).get(name)
+    if kind is None:
+        raise ValueError(f"{qualified}: no top-level def, class or assignment of {name} in {module}")
+    if kind == "class":
         return [f".. autoclass:: {qualified}", "   :members:"]
-    return [f".. {'autofunction' if callable(obj) else 'autodata'}:: {qualified}"]
+    return [f".. {kind}:: {qualified}"]
+
+
+@functools.cache
+def _top_level_kinds(module: str) -> dict[str, str]:
+    """``name -> autoclass/autofunction/autodata`` for the module's top-level definitions."""
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text(encoding="utf-8"))
+    kinds = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            kinds[node.name] = "class"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            kinds[node.name] = "autofunction"
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    kinds[target.id] = "autodata"
+    return kinds
 
 
 def topics_index() -> str:

@@ -116,6 +116,10 @@ def tokens(text: str) -> list[str]:
 
 
 _GROUPS = [tuple(tuple(tokens(s)) for s in group) for group in SYNONYMS]
+_BY_FIRST: dict[str, list] = {}  # a spelling's first word -> (spelling, its group), in _GROUPS order
+for _group in _GROUPS:
+    for _spelling in _group:
+        _BY_FIRST.setdefault(_spelling[0], []).append((_spelling, _group))
 
 
 def units(words: list[str]) -> list[tuple[str, ...]]:
@@ -124,7 +128,7 @@ def units(words: list[str]) -> list[tuple[str, ...]]:
     out, i = [], 0
     while i < len(words):
         best = max(
-            ((len(s), g) for g in _GROUPS for s in g if tuple(words[i : i + len(s)]) == s),
+            ((len(s), g) for s, g in _BY_FIRST.get(words[i], ()) if tuple(words[i : i + len(s)]) == s),
             default=None,
             key=lambda m: m[0],
         )
