@@ -4,13 +4,13 @@
 links, ``:math:``); :func:`math` turns LaTeX math into readable Unicode (``\\frac{\\partial L}{\\partial
 w}`` reads ``∂L/∂w``, ``W^\\top`` reads ``Wᵀ``); :func:`math_blocks` finds the ``.. math::``
 directives of a docstring; :func:`wrap` and :func:`paragraphs` re-wrap prose with :mod:`textwrap`.
-Nothing here imports more than :mod:`re`, :mod:`textwrap` and (for math) :mod:`unicodedata`.
+Nothing here imports more than :mod:`re`, :mod:`textwrap` (when text is wrapped) and (for math)
+:mod:`unicodedata`.
 """
 
 from __future__ import annotations
 
 import re
-import textwrap
 
 __all__ = ["math", "math_blocks", "paragraphs", "plain", "wrap"]
 
@@ -434,6 +434,8 @@ def _math_paragraph(match: re.Match) -> str:
 
 
 def _block_latex(match: re.Match) -> str:
+    import textwrap  # imported when used: most commands never wrap text
+
     body = textwrap.dedent(match[2]).strip()
     return "\n".join(line for line in body.splitlines() if not re.match(r":\w+:", line)).strip()
 
@@ -453,6 +455,8 @@ def wrap(text: str, width: int, head: str = "", indent: str | None = None) -> li
     text = " ".join(text.split())
     if len(head) + len(text) <= width:
         return [(head + text).rstrip()]  # most lines fit: no need to wrap
+    import textwrap
+
     indent = " " * len(head) if indent is None else indent
     return textwrap.wrap(
         text,
@@ -468,6 +472,8 @@ def paragraphs(rst: str, width: int, indent: str = "") -> list[str]:
     """rst prose as plain lines re-wrapped to ``width``: paragraphs separated by a blank line, bullet
     items kept apart with their continuation lines under the text, a ``.. math::`` block as
     :func:`math` rows indented under the text."""
+    import textwrap
+
     rst = re.sub(_MATH_BLOCK, _math_paragraph, textwrap.dedent(rst).strip() + "\n")
     lines: list[str] = []
     for i, para in enumerate(re.split(_BLANK, rst.strip())):

@@ -102,8 +102,33 @@ def _parse(argv: list[str]):
     return args
 
 
+def _columns(fallback: int = 80) -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it ($COLUMNS, then stdout), without
+    importing shutil (and the compression modules it imports): milliseconds of every command's start-up."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or fallback
+    except (AttributeError, ValueError, OSError):
+        return fallback
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, told the width (argparse would import shutil to find it)."""
+
+    def __init__(self, prog: str, **kwargs) -> None:
+        kwargs.setdefault("width", _columns() - 2)  # argparse keeps two columns free
+        super().__init__(prog, **kwargs)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: what was wrong and where the usage is."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
@@ -722,9 +747,7 @@ class _Out:
         tty = sys.stdout.isatty()
         self.color = tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
         if tty:
-            import shutil
-
-            self.width = max(40, min(shutil.get_terminal_size((100, 24)).columns, 100))
+            self.width = max(40, min(_columns(100), 100))
         else:
             self.width = 100
 
