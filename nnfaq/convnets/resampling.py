@@ -248,11 +248,27 @@ def pool_output_size(
     ceil_mode = check.flag("ceil_mode", ceil_mode)
     if p > k // 2:
         raise ValueError(f"padding must be at most half of kernel_size ({k // 2}), got {p}")
-    # floor (or ceil) of (n + 2p - d(K - 1) - 1) / s, plus 1
-    out = _sliding.output_size(n, k, s, p, d, ceil_mode)
+    span = d * (k - 1) + 1
+    # floor (or ceil) of (n + 2p - d(K - 1) - 1) / s, plus 1: in ceil mode the last window may run past
+    # the padded input, so a kernel wider than the padded input still gives one window, as in PyTorch
+    out = (n + 2 * p - span + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (out - 1) * s >= n + p:  # the last window would start in the right padding
         out -= 1
+    if out < 1:
+        raise ValueError(f"kernel_size must fit in the padded input: dilated kernel {span}, padded input {n + 2 * p}")
     return out
+
+
+def _first_tap_inside(n_out: int, s: int, p: int, d: int) -> torch.Tensor:
+    """``(n_out, 1)``: each window's first tap at or after position 0 (its start moved on by whole dilations)."""
+    start = s * torch.arange(n_out)[:, None] - p
+    return torch.where(start < 0, start + (-start + d - 1) // d * d, start)
+
+
+def _any_tap_inside(n_out: int, k: int, s: int, p: int, d: int, n: int) -> torch.Tensor:
+    """``(n_out,)``: whether any of a window's ``k`` taps falls inside the ``n`` input positions."""
+    taps = s * torch.arange(n_out)[:, None] - p + d * torch.arange(k)[None, :]
+    return ((taps >= 0) & (taps < n)).any(dim=1)
 
 
 def _pool_setup(input, kernel_size, stride, padding, dilation, ceil_mode):
@@ -336,8 +352,11 @@ def max_pool2d(
     Notes
     -----
     A tie goes to the first maximum of the window in row-major order, as in PyTorch's CPU kernel, so
-    the indices and the gradient match PyTorch's exactly. Integer inputs, which PyTorch also
-    pools, are refused on purpose: the padding is ``-inf``.
+    the indices and the gradient match PyTorch's exactly. A window whose taps inside the input are
+    all ``-inf`` gives ``-inf`` at its first tap inside, as PyTorch does; a window that lies wholly in
+    the padding (possible with dilation) gives ``-inf`` and routes no gradient, and its index is
+    PyTorch's (which may point outside the window). Integer inputs, which PyTorch also pools, are
+    refused on purpose: the padding is ``-inf``.
 
     .. admonition:: Common mistake
 
@@ -406,9 +425,24 @@ def max_pool2d(
     # window (i, j), tap (u, v) reads input row s i + d u - p and column s j + d v - p
     rows = stride[0] * torch.arange(H_out)[:, None] + dilation[0] * (a // K_w) - pads[0][0]  # (B, C, H_out, W_out)
     cols = stride[1] * torch.arange(W_out)[None, :] + dilation[1] * (a % K_w) - pads[1][0]  # (B, C, H_out, W_out)
-    indices = rows * W + cols  # (B, C, H_out, W_out): position in the flattened (H, W) plane
+    # PyTorch's kernel starts from each window's first tap inside the input, and keeps it when no tap beats
+    # -inf: a window whose taps inside are all -inf, or that lies wholly in the padding (dilation allows it)
+    first_r = _first_tap_inside(H_out, stride[0], pads[0][0], dilation[0])  # (H_out, 1)
+    first_c = _first_tap_inside(W_out, stride[1], pads[1][0], dilation[1]).T  # (1, W_out)
+    H = x.shape[2]
+    inside = (rows >= 0) & (rows < H) & (cols >= 0) & (cols < W)
+    best = windows.flatten(-2).gather(-1, a.unsqueeze(-1)).squeeze(-1)
+    found = inside & ((best > -math.inf) | best.isnan())
+    indices = torch.where(found, rows * W + cols, first_r * W + first_c)  # position in the flattened (H, W)
+    # a window with no tap inside the input has -inf and routes its gradient nowhere
+    has_tap = (
+        _any_tap_inside(H_out, kernel[0], stride[0], pads[0][0], dilation[0], H)[:, None]
+        & (_any_tap_inside(W_out, kernel[1], stride[1], pads[1][0], dilation[1], W)[None, :])
+    )  # (H_out, W_out)
+    safe = torch.where(has_tap, indices, 0)
     # y = x at the indices: autograd's backward of gather is the scatter-add of the answer
-    y = x.flatten(2).gather(2, indices.flatten(2)).view(B, C, H_out, W_out)  # (B, C, H_out, W_out)
+    y = x.flatten(2).gather(2, safe.flatten(2)).view(B, C, H_out, W_out)  # (B, C, H_out, W_out)
+    y = torch.where(has_tap, y, -math.inf)
     if input.dim() == 3:
         y, indices = y.squeeze(0), indices.squeeze(0)
     return (y, indices) if return_indices else y

@@ -301,6 +301,41 @@ def test_pooling_refuses_padding_over_half_the_window_and_windows_that_do_not_fi
     rejects("input", fn, torch.randn(1, 2, 0, 5), 1)
 
 
+def test_max_pool2d_edge_windows_match_torch():
+    """Small inputs where windows run into the padding: -inf inputs, windows wholly in the padding (dilation),
+    ceil mode with a kernel wider than the padded input. Values and indices equal PyTorch's wherever it pools;
+    it refuses where we refuse. Gradients equal PyTorch's where every window has a tap inside the input; a window
+    wholly in the padding routes no gradient (PyTorch sends it to an input outside the window, or past the end
+    of the input: its backward then corrupts memory, so it is not called there)."""
+    checked = 0
+    for h, w, k, s, p, d, ceil in itertools.product((1, 2, 3, 5), (1, 4), (1, 2, 3), (1, 3), (0, 1), (1, 2), (0, 1)):
+        x = torch.randn(1, 2, h, w, generator=gen(h * 7 + w), dtype=torch.float64)
+        x[0, 1, 0, 0] = -float("inf")
+        x[0, 1, min(1, h - 1), :] = -float("inf")
+        args = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=bool(ceil))
+        try:
+            y_ref, i_ref = F.max_pool2d(x, **args, return_indices=True)
+        except RuntimeError:
+            with pytest.raises(ValueError, match="kernel_size|padding"):
+                max_pool2d(x, **args)
+            continue
+        y, i = max_pool2d(x, **args, return_indices=True)
+        assert torch.equal(y, y_ref) and torch.equal(i, i_ref), args
+        xa = x.clone().requires_grad_()
+        max_pool2d(xa, **args).sum().backward()
+        rows = s * torch.arange(y.shape[-2])[:, None] - p + d * torch.arange(k)
+        cols = s * torch.arange(y.shape[-1])[:, None] - p + d * torch.arange(k)
+        has_tap = ((rows >= 0) & (rows < h)).any(1)[:, None] & ((cols >= 0) & (cols < w)).any(1)  # (H_out, W_out)
+        if not has_tap.all():  # each window with a tap routes its 1 to one input; the others route nothing
+            assert int(xa.grad.sum()) == 2 * int(has_tap.sum()) and bool(torch.isneginf(y[..., ~has_tap]).all())
+            continue
+        xb = x.clone().requires_grad_()
+        F.max_pool2d(xb, **args).sum().backward()
+        assert torch.equal(xa.grad, xb.grad), args
+        checked += 1
+    assert checked > 100
+
+
 def test_max_pool2d_refuses_a_dilated_window_that_does_not_fit_and_avg_pool2d_a_bad_divisor():
     rejects("kernel_size", max_pool2d, torch.randn(1, 1, 5, 5), 3, dilation=3)
     rejects("divisor_override", avg_pool2d, torch.randn(1, 1, 5, 5), 2, divisor_override=0)
