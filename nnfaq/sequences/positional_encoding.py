@@ -322,7 +322,7 @@ def learned_positional_encoding(x: torch.Tensor, weight: torch.Tensor) -> torch.
         "and offset only. It keeps norms, adds no parameters, and bounds scores by a factor decaying with "
         "distance on average."
     ),
-    followups=("sinusoidal-positional-encoding", "alibi", "why-positional-encoding"),
+    followups=("rope-beyond-trained-length", "alibi", "sinusoidal-positional-encoding"),
 )
 def rotary_embedding(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10000.0) -> torch.Tensor:
     r"""Rotary position embedding (RoPE): rotate each pair of features by an angle proportional to the position.
@@ -486,7 +486,7 @@ def _alibi_slopes(H: int) -> list[float]:
         "depends only on i - j, has no parameters and extends to any length unchanged; Press et al. found it "
         "extrapolates past training lengths."
     ),
-    followups=("rotary-positional-embedding", "learned-vs-fixed-positional-encoding"),
+    followups=("rotary-positional-embedding", "rope-beyond-trained-length", "learned-vs-fixed-positional-encoding"),
 )
 def alibi_bias(num_heads: int, T: int, causal: bool = True, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     r"""ALiBi attention biases, ``(H, T, T)``: :math:`-m_h (i - j)` for query ``i`` and key ``j``.

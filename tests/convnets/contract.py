@@ -6,6 +6,7 @@ from contract import Case
 from nnfaq.convnets.conv_arithmetic import conv_cost, conv_output_size, conv_transpose_output_size
 from nnfaq.convnets.convolution import commutes_with_shift, conv1d, conv2d, conv3d
 from nnfaq.convnets.resampling import avg_pool2d, conv_transpose2d, max_pool2d, pool_output_size
+from nnfaq.convnets.segmentation import conv_from_linear, fcn_head
 
 F64 = torch.float64
 
@@ -90,5 +91,11 @@ CASES = [
         tensor=["input"],
         integer={"kernel_size": 1, "padding": 0},
         flag=["ceil_mode", "count_include_pad"],
+    ),
+    Case(conv_from_linear, lambda: {"linear": torch.nn.Linear(3, 2)}),
+    Case(
+        fcn_head,
+        lambda: {"features": torch.randn(1, 4, 2, 2), "weight": torch.randn(3, 4), "size": (8, 8)},
+        tensor=["features", "weight"],
     ),
 ]

@@ -24,6 +24,8 @@ from nnfaq.foundations.output_layers import (
     softmax,
 )
 from nnfaq.foundations.regression_losses import huber_loss, kl_div, l1_loss, mse_loss
+from nnfaq.foundations.tensors import is_contiguous, view_strides
+from nnfaq.foundations.xor import xor_network
 
 F64 = torch.float64
 
@@ -168,4 +170,7 @@ CASES = [
         choice=["reduction"],
         flag=["log_target"],
     ),
+    Case(xor_network, {"skip": False}, flag=["skip"]),
+    Case(is_contiguous, {"shape": (2, 3), "stride": (3, 1)}),
+    Case(view_strides, lambda: {"input": torch.zeros(2, 3), "shape": (3, 2)}, tensor_any=["input"]),
 ]

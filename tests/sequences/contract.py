@@ -19,6 +19,15 @@ from nnfaq.sequences.positional_encoding import (
     rotary_embedding,
     sinusoidal_encoding,
 )
+from nnfaq.sequences.recurrent import (
+    decode,
+    dependency_depth,
+    gradient_through_time,
+    gru_cell,
+    lstm_cell,
+    rnn_cell,
+    unroll_rnn,
+)
 
 F64 = torch.float64
 
@@ -32,6 +41,12 @@ def _qkv():
 
 
 QKV = ["query", "key", "value"]
+
+
+def _w(cell):
+    """A torch cell's weights under the names the functional cells take."""
+    return {"w_ih": cell.weight_ih, "w_hh": cell.weight_hh, "b_ih": cell.bias_ih, "b_hh": cell.bias_hh}
+
 
 CASES = [
     Case(
@@ -91,4 +106,45 @@ CASES = [
     Case(learned_positional_encoding, lambda: {"x": randn(2, 3, 4), "weight": randn(8, 4)}, tensor=["x", "weight"]),
     Case(rotary_embedding, lambda: {"x": randn(2, 3, 4), "base": 100.0}, tensor=["x"], number={"base": "(1, inf)"}),
     Case(alibi_bias, {"num_heads": 4, "T": 3, "causal": False}, integer={"num_heads": 1, "T": 1}, flag=["causal"]),
+    Case(
+        rnn_cell,
+        lambda: {"input": torch.randn(2, 3), "hx": None, **_w(torch.nn.RNNCell(3, 4))},
+        tensor=["input", "w_ih", "w_hh"],
+        choice=["nonlinearity"],
+    ),
+    Case(
+        lstm_cell,
+        lambda: {"input": torch.randn(2, 3), "hx": None, **_w(torch.nn.LSTMCell(3, 4))},
+        tensor=["input", "w_ih", "w_hh"],
+    ),
+    Case(
+        gru_cell,
+        lambda: {"input": torch.randn(2, 3), "hx": None, **_w(torch.nn.GRUCell(3, 4))},
+        tensor=["input", "w_ih", "w_hh"],
+    ),
+    Case(
+        gradient_through_time, lambda: {"cell": torch.nn.GRUCell(3, 4), "input": torch.randn(5, 2, 3)}, tensor=["input"]
+    ),
+    Case(
+        unroll_rnn,
+        lambda: {"input": torch.randn(5, 2, 3), "hx": None, **_w(torch.nn.RNNCell(3, 4))},
+        tensor=["input", "w_ih", "w_hh"],
+        choice=["nonlinearity"],
+    ),
+    Case(
+        decode,
+        lambda: {
+            "cell": torch.nn.RNNCell(4, 8),
+            "embedding": torch.nn.Embedding(5, 4),
+            "readout": torch.nn.Linear(8, 5),
+            "tokens": torch.zeros(3, 2, dtype=torch.long),
+        },
+        tensor_any=["tokens"],
+        flag=["teacher_forcing"],
+    ),
+    Case(
+        dependency_depth,
+        lambda: {"output": torch.ones(1, requires_grad=True) * 2, "input": torch.ones(1, requires_grad=True)},
+        tensor_any=["output", "input"],
+    ),
 ]
