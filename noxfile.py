@@ -148,7 +148,7 @@ def docs_live(session: nox.Session) -> None:
         "sphinx-autobuild", "docs", str(HTML), "--host", "127.0.0.1", "--port", "8000",
         "--watch", "nnfaq", "--watch", "gallery", "--re-ignore", r".*GALLERY_HEADER\.rst$",
         *[arg for path in generated for arg in ("--ignore", str(ROOT / path))],
-        "-n", "--keep-going", *session.posargs,
+        "-q", "-n", "--keep-going", *session.posargs,  # -q: warnings and errors only, no MyST settings dump
     ]  # fmt: skip
     session.log(" ".join(cmd))
     # run the server as our child and stop it with us: SIGTERM or Ctrl-C to nox ends sphinx-autobuild too
