@@ -27,7 +27,7 @@ from nnfaq.training.residual import HE_2015, deep_mlp, fit
 
 torch.manual_seed(0)
 torch.set_num_threads(1)  # small tensors: more threads would only contend
-SEEDS = (0, 1, 2)
+SEEDS = (0, 1)
 
 
 def task(seed):
@@ -63,8 +63,8 @@ print("residual: every block receives the same gradient:", max(res) - min(res) <
 print("plain: the gradient grows towards the input (first block > last):", plain[0] > plain[-1])
 
 # %%
-# Training loss at a fixed budget, three seeds
-# --------------------------------------------
+# Training loss at a fixed budget, two seeds
+# ------------------------------------------
 # A fair comparison: the same data, width, depth, batch norm, initialization seed, learning rate
 # (Adam, 3e-3) and 100 full-batch steps; only the shortcut differs. A 3-block plain network is the
 # reference. At this budget the residual network should train like the shallow one and end far
@@ -83,7 +83,7 @@ for color, (label, runs) in zip(("C0", "C1", "C2"), curves.items()):
         ax.semilogy(losses, color=color, lw=1, label=label if i == 0 else None)
 ax.set_xlabel("Adam step")
 ax.set_ylabel("training MSE (log scale)")
-ax.set_title("100 steps, 3 seeds: the residual network trains faster")
+ax.set_title("100 steps, 2 seeds: the residual network trains faster")
 ax.legend()
 plain_end = [run[-1] for run in curves["plain, 30 blocks"]]
 res_end = [run[-1] for run in curves["residual, 30 blocks"]]
