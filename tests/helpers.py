@@ -30,6 +30,21 @@ int_dtypes = st.sampled_from([torch.int64, torch.int32, torch.bool, torch.uint8]
 non_float_dtypes = st.sampled_from([torch.int64, torch.int32, torch.uint8, torch.bool, torch.complex128])
 
 
+# --- PyTorch's own sample inputs ------------------------------------------------------------------
+
+
+def opinfo_samples(name, limit=None):
+    """PyTorch's own sample inputs for ``name`` (its OpInfo test database), float64; the first ``limit`` of them."""
+    import itertools
+
+    from torch.testing._internal.common_methods_invocations import (
+        op_db,  # a slow import, about 8 s, paid once per worker
+    )
+
+    (op,) = [o for o in op_db if o.name == name and not o.variant_test_name]
+    return list(itertools.islice(op.sample_inputs("cpu", torch.float64, requires_grad=True), limit))
+
+
 # --- checks --------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import gen, rejects, seeds
+from helpers import gen, opinfo_samples, rejects, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -39,14 +39,6 @@ def agree(ours_fn, ref_fn, *args, seed=0, **kwargs):
     for x, y in zip(a, b):
         if torch.is_tensor(x):
             assert_close(x.grad, y.grad)
-
-
-def opinfo_samples(name):
-    """PyTorch's own sample inputs for ``name`` (its OpInfo test database), float64."""
-    from torch.testing._internal.common_methods_invocations import op_db  # a slow import, paid once per run
-
-    (op,) = [o for o in op_db if o.name == name and not o.variant_test_name]
-    return list(op.sample_inputs("cpu", F64, requires_grad=True))
 
 
 def _per_dim(draw, n, values):

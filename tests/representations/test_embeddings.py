@@ -5,7 +5,7 @@ tests/representations/contract.py)."""
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import gen, rejects
+from helpers import gen, opinfo_samples, rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -13,14 +13,6 @@ from torch.testing import assert_close
 from nnfaq.representations.embeddings import cosine_similarity, embedding
 
 F64 = torch.float64
-
-
-def opinfo_samples(name):
-    """PyTorch's own sample inputs for ``name`` (its OpInfo test database), float64."""
-    from torch.testing._internal.common_methods_invocations import op_db  # a slow import, paid once per run
-
-    (op,) = [o for o in op_db if o.name == name and not o.variant_test_name]
-    return list(op.sample_inputs("cpu", F64, requires_grad=True))
 
 
 def agree(ours_fn, ref_fn, *tensors, **kwargs):

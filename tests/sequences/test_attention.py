@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import batch_shapes, gen, rejects
+from helpers import batch_shapes, gen, opinfo_samples, rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -41,14 +41,6 @@ def agree(ours_fn, ref_fn, *args, seed=0, **kwargs):
     for x, y in zip(a, b):
         if torch.is_tensor(x) and x.requires_grad:
             assert_close(x.grad, y.grad)
-
-
-def opinfo_samples(name):
-    """PyTorch's own sample inputs for ``name`` (its OpInfo test database), float64."""
-    from torch.testing._internal.common_methods_invocations import op_db  # a slow import, paid once per run
-
-    (op,) = [o for o in op_db if o.name == name and not o.variant_test_name]
-    return list(op.sample_inputs("cpu", F64, requires_grad=True))
 
 
 @st.composite
