@@ -52,12 +52,32 @@ def example_times(html_dir: Path) -> tuple[dict[str, float], list[str]]:
     return times, problems
 
 
+def ran_in_build(html_dir: Path) -> set[str]:
+    """The examples (relative source paths) this build executed, from sphinx-gallery's JUnit file."""
+    junit = html_dir / GALLERY["junit"]
+    if not junit.exists():
+        return set()
+    src = (ROOT / GALLERY["examples_dir"]).resolve()
+    cases = ET.parse(junit).getroot().iter("testcase")
+    paths = [(ROOT / "docs" / case.get("file")).resolve() for case in cases]
+    return {p.relative_to(src).as_posix() for p in paths if p.is_relative_to(src)}
+
+
 def main(argv: list[str]) -> int:
     html_dir = Path(argv[1]) if len(argv) > 1 else ROOT / "docs" / "_build" / "html"
     times, problems = example_times(html_dir)
+    ran = ran_in_build(html_dir)
+    # the news: the examples this build ran, slowest first; of the unchanged ones, only the summary
     for rel, t in sorted(times.items(), key=lambda kv: -kv[1]):
-        print(f"{t:7.2f} s  {rel}")
-    print(f"{sum(times.values()):7.2f} s  total for {len(times)} examples")
+        if rel in ran:
+            print(f"{t:7.2f} s  {rel}")
+    if times:
+        slowest = max(times, key=times.get)
+        print(
+            f"{len(times)} examples checked ({len(ran & times.keys())} run in this build, the others unchanged); "
+            f"slowest {slowest} ({times[slowest]:.2f} s; budget {float(GALLERY['max_seconds']):g} s), "
+            f"{sum(times.values()):.2f} s in all"
+        )
     for p in problems:
         print(f"ERROR: {p}", file=sys.stderr)
     if not times and not problems:
