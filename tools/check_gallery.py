@@ -73,10 +73,11 @@ def main(argv: list[str]) -> int:
             print(f"{t:7.2f} s  {rel}")
     if times:
         slowest = max(times, key=times.get)
+        n_ran = len(ran & times.keys())
+        fresh = "all run in this build" if n_ran == len(times) else f"{n_ran} run in this build, the others unchanged"
         print(
-            f"{len(times)} examples checked ({len(ran & times.keys())} run in this build, the others unchanged); "
-            f"slowest {slowest} ({times[slowest]:.2f} s; budget {float(GALLERY['max_seconds']):g} s), "
-            f"{sum(times.values()):.2f} s in all"
+            f"{len(times)} examples checked ({fresh}); slowest {slowest} ({times[slowest]:.2f} s; "
+            f"budget {float(GALLERY['max_seconds']):g} s), {sum(times.values()):.2f} s in all"
         )
     for p in problems:
         print(f"ERROR: {p}", file=sys.stderr)

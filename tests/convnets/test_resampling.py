@@ -299,7 +299,7 @@ def test_max_pool2d_edge_windows_match_torch():
     it refuses where we refuse. Gradients equal PyTorch's where every window has a tap inside the input; a window
     wholly in the padding routes no gradient (PyTorch sends it to an input outside the window, or past the end
     of the input: its backward then corrupts memory, so it is not called there)."""
-    checked = 0
+    checked = past_the_end = 0
     for h, w, k, s, p, d, ceil in itertools.product((1, 2, 3, 5), (1, 4), (1, 2, 3), (1, 3), (0, 1), (1, 2), (0, 1)):
         x = torch.randn(1, 2, h, w, generator=gen(h * 7 + w), dtype=torch.float64)
         x[0, 1, 0, 0] = -float("inf")
@@ -320,12 +320,14 @@ def test_max_pool2d_edge_windows_match_torch():
         has_tap = ((rows >= 0) & (rows < h)).any(1)[:, None] & ((cols >= 0) & (cols < w)).any(1)  # (H_out, W_out)
         if not has_tap.all():  # each window with a tap routes its 1 to one input; the others route nothing
             assert int(xa.grad.sum()) == 2 * int(has_tap.sum()) and bool(torch.isneginf(y[..., ~has_tap]).all())
+            past_the_end += bool((i_ref >= h * w).any())
             continue
         xb = x.clone().requires_grad_()
         F.max_pool2d(xb, **args).sum().backward()
         assert torch.equal(xa.grad, xb.grad), args
         checked += 1
     assert checked > 100
+    assert past_the_end > 0  # the Notes' "may point outside the window": here past the end of the input
 
 
 def test_max_pool2d_refuses_a_dilated_window_that_does_not_fit_and_avg_pool2d_a_bad_divisor():
