@@ -20,17 +20,23 @@ PYTEST_WORKERS = ["-n", str(SETTINGS["pytest"]["workers"])]  # `nox -s tests` an
 def reset_state() -> None:
     """Put torch and matplotlib in the documented starting state: seeded, single-threaded, defaults.
 
-    Called before every test and doctest (conftest.py) and before every gallery example (Sphinx).
-    matplotlib's settings are re-applied only when something changed them since the last reset (a
-    full reset costs about 3 ms, which over 2,500 tests is seconds of the pytest phase).
+    Called before every test and doctest (conftest.py) and before every gallery example (Sphinx, which
+    imports pyplot first). matplotlib is reset once pyplot is imported: no test or doctest plots, and
+    importing it for them would cost each pytest worker a second. Its settings are re-applied only
+    when something changed them since the last reset (a full reset costs about 3 ms, which over 2,500
+    tests is seconds of the pytest phase).
     """
-    import matplotlib
-    import matplotlib.pyplot as plt
+    import sys
 
     from nnfaq import _repro
 
     global _STYLED
     _repro.reset()
+    if "matplotlib.pyplot" not in sys.modules:
+        return
+    import matplotlib
+    import matplotlib.pyplot as plt
+
     plt.close("all")
     if _STYLED is None or dict.items(matplotlib.rcParams) != _STYLED.items():
         matplotlib.rcdefaults()

@@ -21,7 +21,6 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # ships MathJax into _static: math renders with no network
     "numpydoc",
@@ -39,6 +38,7 @@ extensions = [
     "a11y_workarounds",  # docs/_ext: names for the theme's sidebar toggles; citation lists as docutils should
     "gallery_lazy_matplotlib",  # docs/_ext: sphinx-gallery imports matplotlib when an example runs, not always
     "viewcode_no_import",  # docs/_ext: viewcode finds a module's file without importing it (no torch at rebuild)
+    "unchanged_build",  # docs/_ext: templates compiled once; a build that changed no page writes no index
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -67,10 +67,8 @@ default_role = "py:obj"
 toc_object_entries = False  # the page's table of contents lists questions, not the folded autodoc entries
 nitpicky = True
 
-# No network at build time: intersphinx would fetch inventories, so references to torch and
-# Python are written as text or links instead. (intersphinx_mapping stays empty on purpose.)
-intersphinx_mapping = {}
-intersphinx_disabled_reftypes = ["*"]
+# No network at build time, so no intersphinx (it would fetch inventories): references to torch and
+# Python are written as text or links instead.
 nitpick_ignore_regex = [
     (r"py:.*", r"torch(\..*)?"),
     (r"py:.*", r"numpy(\..*)?|np\..*"),

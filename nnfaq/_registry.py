@@ -146,7 +146,7 @@ class Question(namedtuple("Question", "id part topic function text short level f
         return _section(self.docstring, "Examples")
 
 
-class Topic(namedtuple("Topic", "name part title intro questions public")):
+class Topic(namedtuple("Topic", "name part title intro questions public kinds")):
     """A topic module of a part.
 
     Parameters
@@ -159,6 +159,9 @@ class Topic(namedtuple("Topic", "name part title intro questions public")):
         Its questions, in source order.
     public : tuple of str
         Its ``__all__``.
+    kinds : tuple of (str, str)
+        What each name of ``public`` is, from its top-level definition: ``"class"``, ``"function"``
+        or ``"data"``.
 
     Examples
     --------
@@ -448,7 +451,7 @@ def _read_cache(stamp: str, package_dir: str) -> tuple[Part, ...] | None:
                 title,
                 intro,
                 tuple(
-                    Topic(*t[:4], tuple(Question(*q[:-1], tuple(Mistake(*m) for m in q[-1])) for q in t[4]), t[5])
+                    Topic(*t[:4], tuple(Question(*q[:-1], tuple(Mistake(*m) for m in q[-1])) for q in t[4]), *t[5:])
                     for t in ts
                 ),
             )
@@ -481,7 +484,7 @@ def _write_cache(stamp: str, topic_stamp: str, package_dir: str, result: tuple[P
             p.title,
             p.intro,
             tuple(
-                (*t[:4], tuple((*q[:-1], tuple(tuple(m) for m in q.mistakes)) for q in t.questions), t.public)
+                (*t[:4], tuple((*q[:-1], tuple(tuple(m) for m in q.mistakes)) for q in t.questions), t.public, t.kinds)
                 for t in p.topics
             ),
         )
@@ -532,8 +535,29 @@ def _parse_topic(package_dir: str, part: str, name: str) -> Topic:
         deco = _question_decorator(node)
         if deco is not None:
             found.append(_parse_question(deco, part, name, node, path))
-    public = _assigned(tree, "__all__") or ()
-    return Topic(name, part, title, intro, tuple(found), tuple(public))
+    public = tuple(_assigned(tree, "__all__") or ())
+    defined = _top_level_kinds(tree)
+    missing = [n for n in public if n not in defined]
+    if missing:
+        raise RuntimeError(f"{path}: __all__ names {', '.join(missing)}, which the module does not define")
+    return Topic(name, part, title, intro, tuple(found), public, tuple((n, defined[n]) for n in public))
+
+
+def _top_level_kinds(tree) -> dict[str, str]:
+    """``name -> "class"/"function"/"data"`` for a module's top-level definitions."""
+    import ast
+
+    kinds = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            kinds[node.name] = "class"
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            kinds[node.name] = "function"
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if isinstance(target, ast.Name):
+                    kinds[target.id] = "data"
+    return kinds
 
 
 def _question_decorator(node):

@@ -2,12 +2,15 @@
 
 Shared by the topic modules and the gallery: the 8x8 handwritten digits (1,797 images, 10 classes) with a
 reproducible train/validation split, and the two sample photographs. Both are files inside the installed
-scikit-learn package (install ``nnfaq[data]``), so nothing is downloaded. scikit-learn is imported inside
-the functions, so ``import nnfaq.datasets`` stays cheap and works without it.
+scikit-learn package (install ``nnfaq[data]``), so nothing is downloaded. The files are read where
+scikit-learn keeps them (``sklearn/datasets/data/digits.csv.gz``, ``sklearn/datasets/images/*.jpg``) as
+its own loaders read them, without importing scikit-learn (about 2 s, more than the rest of an example);
+if a file is not there, scikit-learn's loader is used. The tests check both against scikit-learn's.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import torch
@@ -26,12 +29,48 @@ class Digits(NamedTuple):
     y_val: torch.Tensor
 
 
+_NEEDS_SKLEARN = "nnfaq.datasets needs scikit-learn: pip install 'nnfaq[data]'"
+
+
 def _sklearn_datasets():
     try:
         import sklearn.datasets
     except ImportError as error:  # pragma: no cover - the test and docs environments have it
-        raise ImportError("nnfaq.datasets needs scikit-learn: pip install 'nnfaq[data]'") from error
+        raise ImportError(_NEEDS_SKLEARN) from error
     return sklearn.datasets
+
+
+def _sklearn_file(*parts: str):
+    """The path of a file inside the installed ``sklearn.datasets``, found without importing it; or None."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None:
+        raise ImportError(_NEEDS_SKLEARN)
+    for folder in spec.submodule_search_locations or ():
+        path = os.path.join(folder, "datasets", *parts)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+@functools.cache
+def _digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 1,797 digits as ``(images (B, 8, 8) float64 in 0..16, labels (B,) int64)``, as sklearn loads them.
+
+    Read once per process; callers must not change the tensors in place."""
+    path = _sklearn_file("data", "digits.csv.gz")
+    if path is None:  # pragma: no cover - a scikit-learn that keeps its data elsewhere
+        bunch = _sklearn_datasets().load_digits()
+        return torch.as_tensor(bunch.images, dtype=torch.float64), torch.as_tensor(bunch.target, dtype=torch.int64)
+    import gzip
+
+    with gzip.open(path, "rt", encoding="ascii") as f:  # 64 pixels then the label, per line
+        lines = [line for line in f.read().splitlines() if line.strip()]
+    values = torch.tensor([float(v) for v in ",".join(lines).split(",")], dtype=torch.float64)
+    rows = values.reshape(len(lines), 65)
+    return rows[:, :-1].reshape(-1, 8, 8), rows[:, -1].to(torch.int64)
 
 
 def load_digits(classes=None, val_fraction: float = 0.25, seed: int = 0, dtype: torch.dtype = torch.float32) -> Digits:
@@ -93,9 +132,8 @@ def load_digits(classes=None, val_fraction: float = 0.25, seed: int = 0, dtype: 
         raise ValueError(f"seed must be in [-2**63, 2**64), got {seed}")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
-    bunch = _sklearn_datasets().load_digits()
-    x = torch.as_tensor(bunch.images, dtype=dtype).div_(16.0).unsqueeze(1)  # (B, 1, 8, 8)
-    y = torch.as_tensor(bunch.target, dtype=torch.int64)  # (B,)
+    images, y = _digits()  # (B, 8, 8) in 0..16, (B,); shared, so not changed in place
+    x = images.to(dtype).div(16.0).unsqueeze(1)  # (B, 1, 8, 8)
     if classes is not None:
         keep = torch.isin(y, torch.tensor(classes))
         relabel = torch.full((10,), -1, dtype=torch.int64)
@@ -139,6 +177,19 @@ def load_sample_images(dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
-    images = _sklearn_datasets().load_sample_images().images  # two (H, W, 3) uint8 arrays
+    folder = _sklearn_file("images")
+    if folder is None:  # pragma: no cover - a scikit-learn that keeps its images elsewhere
+        images = _sklearn_datasets().load_sample_images().images  # two (H, W, 3) uint8 arrays
+    else:  # what sklearn's loader does: every .jpg of the folder, by name, read by Pillow
+        import os
+
+        import numpy as np
+        from PIL import Image
+
+        names = sorted(n for n in os.listdir(folder) if n.endswith(".jpg"))
+        images = []
+        for name in names:
+            with Image.open(os.path.join(folder, name)) as image:
+                images.append(np.asarray(image))
     x = torch.stack([torch.tensor(im) for im in images])  # (B, H, W, 3); copies, the arrays are read-only
     return x.permute(0, 3, 1, 2).to(dtype).div_(255.0).contiguous()  # (B, 3, H, W)

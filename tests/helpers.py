@@ -38,11 +38,15 @@ def opinfo_samples(name, limit=None):
     import itertools
 
     from torch.testing._internal.common_methods_invocations import (
-        op_db,  # a slow import, about 8 s, paid once per worker
+        op_db,  # a slow import, about 2 s once torch's compiler is loaded, paid once per worker
     )
 
     (op,) = [o for o in op_db if o.name == name and not o.variant_test_name]
-    return list(itertools.islice(op.sample_inputs("cpu", torch.float64, requires_grad=True), limit))
+    # the generator that PyTorch's own tests iterate, called directly: ``op.sample_inputs`` wraps it to reseed
+    # before every sample and to find the calling unittest method by walking the stack with its source lines,
+    # seconds of a run under pytest for nothing used here (the test's own seed makes the draws reproducible)
+    samples = op.sample_inputs_func(op, "cpu", torch.float64, True)
+    return list(itertools.islice(samples, limit))
 
 
 # --- checks --------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import functools
 import math
 
 import numpy as np
-import sklearn.datasets
 import torch
 from helpers import not_a_number, not_an_int, rejects
 from hypothesis import example, given, settings
@@ -24,6 +23,8 @@ not_a_float_dtype = st.one_of(
 
 @functools.cache
 def sklearn_digits():
+    import sklearn.datasets  # here, not at collection: about 2 s that only these tests need
+
     bunch = sklearn.datasets.load_digits()
     return bunch.data, bunch.target
 
@@ -99,6 +100,8 @@ def test_sample_images_in_any_float_dtype(dtype):
     photos = load_sample_images(dtype=dtype)
     assert photos.shape == (2, 3, 427, 640) and photos.dtype == dtype and photos.is_contiguous()
     assert bool((photos >= 0).all() and (photos <= 1).all())
+    import sklearn.datasets
+
     ref = torch.stack([torch.from_numpy(im.copy()) for im in sklearn.datasets.load_sample_images().images])
     assert torch.equal(photos, ref.permute(0, 3, 1, 2).to(dtype) / 255)
 

@@ -14,9 +14,6 @@ Files are rewritten only when their text changes, so an unchanged build re-reads
 
 from __future__ import annotations
 
-import ast
-import functools
-import importlib.util
 import re
 from pathlib import Path
 
@@ -137,7 +134,7 @@ def topic_page(topic: nnfaq.Topic) -> str:
         out += [f"(q-{q.id})=", f"## {myst_heading(q.text)}", ""]
         out += ["```{eval-rst}", *answer_card(q), deep_dive(q), ""]
         out += [f".. dropdown:: Implementation: ``{name}``", "   :class-container: nnfaq-implementation", ""]
-        out += [indent("\n".join(_autodoc(q.function)), 3), "```", ""]
+        out += [indent("\n".join(_autodoc(topic, name)), 3), "```", ""]
         # a trailing underscore (clip_grad_norm_) would make the heading an rst reference: escape it
         shown = name[:-1] + "\\_" if name.endswith("_") else name
         heading = f"   :add-heading: Gallery examples using {shown}"
@@ -146,41 +143,23 @@ def topic_page(topic: nnfaq.Topic) -> str:
     if others:
         out += ["## Other objects in this module", ""]
         for name in others:
-            out += ["```{eval-rst}", *_autodoc(f"{topic.module}.{name}"), "```", ""]
+            out += ["```{eval-rst}", *_autodoc(topic, name), "```", ""]
     return "\n".join(out)
 
 
-def _autodoc(qualified: str) -> list[str]:
-    """The autodoc directive for a function, a class (with its public methods) or data.
+def _autodoc(topic: nnfaq.Topic, name: str) -> list[str]:
+    """The autodoc directive for a function, a class (with its public methods) or data of the topic.
 
-    What the name is comes from the module's source, not from importing it: the pages are generated at
-    every build, and importing the topics would import torch (seconds) into a build with nothing to do.
+    What the name is comes from the registry, which read it from the module's source: the pages are
+    generated at every build, and importing the topics would import torch (seconds) into a build with
+    nothing to do.
     """
-    module, _, name = qualified.rpartition(".")
-    kind = _top_level_kinds(module).get(name)
+    qualified, kind = f"{topic.module}.{name}", dict(topic.kinds).get(name)
     if kind is None:
-        raise ValueError(f"{qualified}: no top-level def, class or assignment of {name} in {module}")
+        raise ValueError(f"{qualified}: {name} is not in {topic.module}.__all__")
     if kind == "class":
         return [f".. autoclass:: {qualified}", "   :members:"]
-    return [f".. {kind}:: {qualified}"]
-
-
-@functools.cache
-def _top_level_kinds(module: str) -> dict[str, str]:
-    """``name -> autoclass/autofunction/autodata`` for the module's top-level definitions."""
-    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text(encoding="utf-8"))
-    kinds = {}
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef):
-            kinds[node.name] = "class"
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            kinds[node.name] = "autofunction"
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    kinds[target.id] = "autodata"
-    return kinds
+    return [f".. auto{kind}:: {qualified}"]
 
 
 def topics_index() -> str:

@@ -262,7 +262,7 @@ def run_checks(ex, fn, emit, budget: Budget | None = None) -> bool:
 def _reset_torch() -> None:
     import torch
 
-    torch.manual_seed(0)
+    torch.default_generator.manual_seed(0)  # the CPU generator: torch.manual_seed also queues it for GPUs
     torch.set_grad_enabled(True)
 
 

@@ -463,7 +463,7 @@ def fit_noisy_sine(
     opt = torch.optim.Adam(params, lr=1e-2, foreach=True)
     train, val = [], []
     with torch.random.fork_rng():
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # the CPU generator: torch.manual_seed also queues it for GPUs
         for step in range(1, steps + 1):
             opt.zero_grad()
             # the sum over runs keeps every run's gradient its own

@@ -4,7 +4,6 @@ tests/representations/contract.py)."""
 
 import numpy as np
 import pytest
-import sklearn.decomposition
 import torch
 import torch.nn.functional as F
 from helpers import gen, rejects
@@ -36,6 +35,8 @@ def error(x, x_hat):
 
 @pytest.mark.parametrize("k", [1, 2, 4])
 def test_pca_matches_sklearn(k):
+    import sklearn.decomposition  # here, not at collection: about 2 s that only this test needs
+
     x = data()
     mean, V = pca(x, k)
     ref = sklearn.decomposition.PCA(n_components=k, svd_solver="full").fit(x.numpy())

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from helpers import gen, rejects
 from hypothesis import given
 from hypothesis import strategies as st
-from sklearn.utils.class_weight import compute_class_weight
 from torch.testing import assert_close
 
 from nnfaq.training.imbalance import balanced_class_weights, balanced_pos_weight, sigmoid_focal_loss
@@ -19,6 +18,8 @@ F64 = torch.float64
 
 @given(counts=st.lists(st.integers(1, 20), min_size=1, max_size=5), seed=st.integers(0, 2**16))
 def test_class_weights_match_sklearn_and_balance_the_loss(counts, seed):
+    from sklearn.utils.class_weight import compute_class_weight  # not at collection: seconds
+
     C = len(counts)
     y = torch.cat([torch.full((n,), c) for c, n in enumerate(counts)])
     y = y[torch.randperm(len(y), generator=gen(seed))]
