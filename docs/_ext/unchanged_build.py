@@ -23,7 +23,7 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 # what the HTML builder's finish step writes; if any is missing, it runs
-OUTPUTS = ("genindex.html", "py-modindex.html", "search.html", "searchindex.js", "objects.inv", ".buildinfo")
+OUTPUTS = ("genindex.html", "search.html", "searchindex.js", "objects.inv", ".buildinfo")
 
 
 def _cache_templates(app) -> None:
