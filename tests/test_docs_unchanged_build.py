@@ -1,5 +1,6 @@
 """docs/_ext/unchanged_build.py on a two-page Sphinx project: a build that changes no page writes no index,
-search page or search index; one that changes a page writes them all again."""
+search page or search index; one that changes a page's words writes the search index only; one that
+changes an index entry writes them all again."""
 
 import contextlib
 import io
@@ -40,6 +41,12 @@ def test_a_build_that_changes_no_page_writes_no_index_and_one_that_does_writes_t
     printed = build(src, out)
     assert "no page changed: indices, search page and search index kept" in printed
     assert all((out / name).stat().st_mtime_ns == OLD for name in KEPT)
+
+    (src / "other.rst").write_text("Other\n=====\n\n.. index:: beta\n\nAn okapi.\n")  # new words only
+    printed = build(src, out)
+    assert "no index entry, title or toctree changed: indices and search page kept" in printed
+    assert [(out / name).stat().st_mtime_ns == OLD for name in KEPT] == [True, True, False]
+    assert "okapi" in (out / "searchindex.js").read_text()
 
     (src / "other.rst").write_text("Other\n=====\n\n.. index:: gamma\n\nA zebra.\n")
     printed = build(src, out)
