@@ -434,10 +434,9 @@ def fit_noisy_sine(
     leaves the global random state alone:
 
     >>> state = torch.get_rng_state()
-    >>> torch.equal(fit_noisy_sine(p=0.0, runs=4, steps=100).val_loss, none.val_loss)
-    True
-    >>> torch.equal(torch.get_rng_state(), state)
-    True
+    >>> a, b = fit_noisy_sine(p=0.0, runs=2, steps=20), fit_noisy_sine(p=0.0, runs=2, steps=20)
+    >>> torch.equal(a.val_loss, b.val_loss), torch.equal(torch.get_rng_state(), state)
+    (True, True)
     """
     p = check.number("p", p, low=0.0, high=1.0, high_open=True)
     weight_decay = check.number("weight_decay", weight_decay, low=0.0, high=math.inf, high_open=True)
