@@ -14,7 +14,7 @@ ROOT = CONF_DIR.parent
 SETTINGS = tomllib.loads((CONF_DIR / "settings.toml").read_text(encoding="utf-8"))
 CONSTRAINTS = CONF_DIR / "constraints.txt"
 MPLSTYLE = CONF_DIR / SETTINGS["matplotlib"]["style"]
-PYTEST_WORKERS = ["-n", str(SETTINGS["pytest"]["workers"])]  # `nox -s tests` and the bench
+PYTEST_WORKERS = ["-n", str(SETTINGS["pytest"]["workers"]), "--dist", SETTINGS["pytest"]["distribution"]]  # nox, bench
 
 
 def reset_state() -> None:
