@@ -99,6 +99,15 @@ def test_parser_rejects_a_function_without_a_question(tmp_path):
         _registry._parse_part(_fake_package(tmp_path, source), "part")
 
 
+def test_parser_reads_what_each_public_name_is_and_rejects_a_name_it_does_not_define(tmp_path):
+    source = '"""T\n\nI.\n"""\n\n__all__ = ["f", "C", "K"]\nK = 1\n\n\ndef f():\n    pass\n\n\nclass C:\n    pass\n'
+    (topic,) = _registry._parse_part(_fake_package(tmp_path, source), "part").topics
+    assert topic.public == ("f", "C", "K") and topic.kinds == (("f", "function"), ("C", "class"), ("K", "data"))
+    (tmp_path / "part" / "topic.py").write_text(source.replace('"K"]', '"K", "gone"]'))
+    with pytest.raises(RuntimeError, match="__all__ names gone, which the module does not define"):
+        _registry._parse_part(str(tmp_path), "part")
+
+
 def test_parser_rejects_a_part_that_imports(tmp_path):
     _fake_package(tmp_path, '"""T\n\nI.\n"""\n')
     init = tmp_path / "part" / "__init__.py"
