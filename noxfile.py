@@ -108,12 +108,12 @@ def run(session: nox.Session, env: dict, program: str, *args: str) -> None:
 def build_site(session: nox.Session, env: dict, *extra: str, examples: bool = True) -> None:
     """sphinx-build -W -n --keep-going; with examples, then fail on any that failed, did not run or was slow.
 
-    sphinx-build runs through tools/sphinx_build.py, which skips the second of interpreter shutdown after it."""
-    prose_only = [] if examples else ["-D", "plot_gallery=0"]
-    sphinx = ["python", "tools/sphinx_build.py", "-W", "-n", "--keep-going", "-q", "-b", "html", "docs", str(HTML)]
-    run(session, env, *sphinx, *prose_only, *extra)
+    Both run in one process, tools/sphinx_build.py, which also skips the second of interpreter shutdown."""
+    sphinx = ["-W", "-n", "--keep-going", "-q", "-b", "html", "docs", str(HTML)]
     if examples:
-        run(session, env, "python", "tools/check_gallery.py", str(HTML))
+        run(session, env, "python", "tools/sphinx_build.py", "--check-gallery", *sphinx, *extra)
+    else:
+        run(session, env, "python", "tools/sphinx_build.py", *sphinx, "-D", "plot_gallery=0", *extra)
 
 
 @nox.session(venv_backend="none")
