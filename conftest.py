@@ -1,8 +1,8 @@
 """pytest set-up shared by the doctests of nnfaq/, the MyST pages in docs/ and the tests in tests/.
 
 Every test and doctest starts seeded, on one torch thread, with matplotlib's Agg backend and, once
-pyplot is imported, the project style (all read from conf/settings.toml). The run fails if doctests were asked for and
-none was collected: a silent zero would mean the proofs stopped running.
+pyplot is imported, the project style (all read from conf/settings.toml). The run fails if doctests
+were asked for and none was collected: a silent zero would mean the proofs stopped running.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
     global _collected_doctests
     _collected_doctests = sum(type(item).__name__ == "DoctestItem" for item in items)
-    _seed_the_cpu_only()
 
 
-def _seed_the_cpu_only() -> None:
-    """``torch.manual_seed`` seeds the CPU generator, as it does, and queues nothing for accelerators.
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Where tests run (one process, or each pytest-xdist worker; never the controller, which collects
+    nothing and imports no torch): ``torch.manual_seed`` seeds the CPU generator, as it does, and queues
+    nothing for accelerators.
 
     Besides the CPU generator, ``torch.manual_seed`` queues the seed for CUDA, XPU and MTIA until they are
     initialized, each time with a formatted stack of its caller: about 1.5 ms under pytest, over 1,000 calls

@@ -11,7 +11,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "1", "--dist", nnfaq_conf.PYTEST_WORKERS[-1]]], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    "workers", [[], ["-n", "1", "--dist", nnfaq_conf.SETTINGS["pytest"]["distribution"]]], ids=["serial", "xdist"]
+)
 def test_zero_collected_doctests_fails_the_run(workers):
     # nnfaq/_repro.py has no doctests (nor a torch import, so the run is quick): a run over it must fail,
     # not pass silently, in one process and with pytest-xdist's workers (as `nox -s tests` runs)

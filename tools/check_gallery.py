@@ -24,12 +24,8 @@ def example_times(html_dir: Path) -> tuple[dict[str, float], list[str]]:
     """Seconds per example (relative source path), and the problems found."""
     src = ROOT / GALLERY["examples_dir"]
     out = ROOT / "docs" / GALLERY["gallery_dir"]
-    junit = html_dir / GALLERY["junit"]
     problems, times = [], {}
-    ran = {}
-    if junit.exists():
-        for case in ET.parse(junit).getroot().iter("testcase"):
-            ran[(ROOT / "docs" / case.get("file")).resolve()] = case
+    ran = junit_cases(html_dir)
     for script in sorted(src.rglob("plot_*.py")):
         rel = script.relative_to(src).as_posix()
         case = ran.get(script.resolve())
@@ -52,15 +48,18 @@ def example_times(html_dir: Path) -> tuple[dict[str, float], list[str]]:
     return times, problems
 
 
-def ran_in_build(html_dir: Path) -> set[str]:
-    """The examples (relative source paths) this build executed, from sphinx-gallery's JUnit file."""
+def junit_cases(html_dir: Path) -> dict[Path, ET.Element]:
+    """sphinx-gallery's JUnit record of the examples this build executed, by example path."""
     junit = html_dir / GALLERY["junit"]
     if not junit.exists():
-        return set()
+        return {}
+    return {(ROOT / "docs" / case.get("file")).resolve(): case for case in ET.parse(junit).getroot().iter("testcase")}
+
+
+def ran_in_build(html_dir: Path) -> set[str]:
+    """The examples (relative source paths) this build executed."""
     src = (ROOT / GALLERY["examples_dir"]).resolve()
-    cases = ET.parse(junit).getroot().iter("testcase")
-    paths = [(ROOT / "docs" / case.get("file")).resolve() for case in cases]
-    return {p.relative_to(src).as_posix() for p in paths if p.is_relative_to(src)}
+    return {p.relative_to(src).as_posix() for p in junit_cases(html_dir) if p.is_relative_to(src)}
 
 
 def main(argv: list[str]) -> int:
