@@ -6,7 +6,7 @@ gradients, claims, edge cases, bad input (the signature is checked first by
 :class:`Failure`, whose message says in words what is wrong, with the smallest failing input and a
 hint.
 
-Random inputs come from hypothesis, derandomized (the same inputs on every run and machine),
+Random inputs come from hypothesis, from a fixed seed (the same inputs on every run and machine),
 float64 and float32, with its shrinking: the input reported is the smallest one hypothesis finds
 that still fails. Known wrong versions of an exercise (:class:`Mistake`) are recognised by
 running them on the failing input and comparing.
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
 from nnfaq.judge.runner import TimeLimit, UserExit
@@ -56,6 +56,9 @@ TOL = {F64: (1e-6, 1e-7), F32: (1e-4, 1e-5)}
 SHOW_VALUES = 8  # tensors with at most this many elements are shown with their values
 #: Scales the number of random inputs of every check (the tests lower it; 1 for a judgement).
 EXAMPLES = 1.0
+
+#: The seed of every check's random inputs.
+SEED = 0
 
 _SETTINGS = settings(
     derandomize=True,
@@ -325,6 +328,9 @@ def search(strategy, test: Callable, n: int):
     """
     found: list = []
 
+    # a fixed seed, the same inputs on every run and machine: with ``derandomize`` instead, hypothesis
+    # would derive one from the source of ``run`` (tokenising it) at every check
+    @seed(SEED)
     @settings(_SETTINGS, max_examples=_examples(n))
     @given(strategy)
     def run(case):
@@ -333,6 +339,9 @@ def search(strategy, test: Callable, n: int):
         except Failure as failure:
             found.append((case, failure))
             raise
+
+    # no example database (``database=None``): without this key hypothesis tokenises ``run`` again for one
+    run._hypothesis_internal_database_key = None
 
     try:
         run()

@@ -21,9 +21,11 @@ import math
 
 import torch
 import torch.nn.functional as F
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from nnfaq.judge.checks import (
+    F32,
     F64,
     Case,
     Failure,
@@ -1227,10 +1229,17 @@ def _norm_cases(draw, rms=False):
     batch = draw(st.lists(st.integers(1, 3), min_size=1, max_size=2))
     norm = draw(st.lists(st.integers(1, 4), min_size=1, max_size=2))
     seed, dtype = draw(seeds), draw(dtypes)
+    x = seeded((*batch, *norm), seed, dtype, 2.0) + 0.5
+    if not rms and dtype == F32:
+        # float32 layer norm is ill-conditioned on a group of (nearly) equal values: x - mean cancels to its
+        # rounding error, which the gradient divides by var + eps. Any float32 implementation, PyTorch's too,
+        # is then off by more than float32's tolerance (2e-4 on a group of two values 0.07 apart); float64
+        # cases keep such groups, and one element alone (variance 0)
+        assume(bool((x.var(_dims(norm), unbiased=False) >= 0.0625).all()))
     affine = draw(st.booleans())
     ns = norm[0] if len(norm) == 1 and draw(st.booleans()) else tuple(norm)
     args = dict(
-        input=seeded((*batch, *norm), seed, dtype, 2.0) + 0.5,
+        input=x,
         normalized_shape=ns,
         weight=seeded(norm, seed + 1, dtype) if affine else None,
     )
