@@ -124,7 +124,7 @@ html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
     # the sidebar shows the current page's branch only: rendering every branch with its expand toggles was
-    # two thirds of each page's write time (a rebuild after one edited example rewrites four pages)
+    # two thirds of each page's write time
     "collapse_navigation": True,
     "navigation_with_keys": False,
     "secondary_sidebar_items": ["page-toc"],
