@@ -442,7 +442,8 @@ def _read_cache(stamp: str, package_dir: str) -> tuple[Part, ...] | None:
 
     try:
         with open(_cache_file(package_dir), "rb") as f:
-            saved_stamp, topic_stamp, data = marshal.load(f)
+            # loads of the whole file: marshal.load(f) reads the file object once per object (3 ms more)
+            saved_stamp, topic_stamp, data = marshal.loads(f.read())
         if saved_stamp != stamp:
             return None
         result = tuple(
