@@ -85,6 +85,34 @@ def parity(ours_fn, ref_fn, x, *args, seed=None, equal_nan=False, **kwargs):
     assert_close(a.grad, b.grad, equal_nan=equal_nan)
 
 
+def agree(ours_fn, ref_fn, *args, seed=0, reseed=False, **kwargs):
+    """``ours_fn`` and ``ref_fn`` on fresh leaf copies of the floating-point tensors in ``args`` (the other arguments
+    as they are): the same output and the same gradient of every such tensor for one random upstream gradient
+    (drawn from ``seed``). An output ``(values, indices)`` must have equal indices. ``reseed`` seeds torch with
+    ``seed`` before each side runs, so that random operations (dropout) draw the same."""
+
+    def run(fn):
+        copies = [
+            a.detach().clone().requires_grad_() if torch.is_tensor(a) and a.is_floating_point() else a for a in args
+        ]
+        if reseed:
+            torch.manual_seed(seed)
+        return fn(*copies, **kwargs), copies
+
+    (ours, a), (ref, b) = run(ours_fn), run(ref_fn)
+    if isinstance(ref, tuple):  # (values, indices)
+        assert isinstance(ours, tuple) and len(ours) == 2 and torch.equal(ours[1], ref[1])
+        ours, ref = ours[0], ref[0]
+    assert ours.shape == ref.shape
+    assert_close(ours, ref)
+    g = torch.randn(ref.shape, generator=gen(seed), dtype=ref.dtype)
+    ours.backward(g)
+    ref.backward(g)
+    for x, y in zip(a, b):
+        if torch.is_tensor(x) and x.requires_grad:
+            assert_close(x.grad, y.grad)
+
+
 def conv_layers(kind, c_in, c_out, k, s, p, d, g, bias):
     """The ``torch.nn`` layers that each kind of ``conv_cost`` describes."""
     conv = torch.nn.Conv2d

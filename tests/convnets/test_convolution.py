@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import agree as _agree
 from helpers import gen, opinfo_samples, rejects, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,24 +22,10 @@ REFS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def agree(ours_fn, ref_fn, *args, seed=0, **kwargs):
-    """ours and ref on fresh leaf copies of the tensors in ``args``: the same output and the same gradient of every
-    tensor for one random upstream gradient."""
-
-    def run(fn):
-        copies = [a.detach().clone().requires_grad_() if torch.is_tensor(a) else a for a in args]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # PyTorch warns about "same" with an even kernel
-            return fn(*copies, **kwargs), copies
-
-    (ours, a), (ref, b) = run(ours_fn), run(ref_fn)
-    assert ours.shape == ref.shape
-    assert_close(ours, ref)
-    g = torch.randn(ref.shape, generator=gen(seed), dtype=ref.dtype)
-    ours.backward(g)
-    ref.backward(g)
-    for x, y in zip(a, b):
-        if torch.is_tensor(x):
-            assert_close(x.grad, y.grad)
+    """:func:`helpers.agree`, without PyTorch's warning about padding="same" with an even kernel."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        _agree(ours_fn, ref_fn, *args, seed=seed, **kwargs)
 
 
 def _per_dim(draw, n, values):

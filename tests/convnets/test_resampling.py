@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import gen, opinfo_samples, rejects, seeds
+from helpers import agree, gen, opinfo_samples, rejects, seeds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -15,30 +15,6 @@ from torch.testing import assert_close
 from nnfaq.convnets.resampling import VGG16, avg_pool2d, conv_transpose2d, max_pool2d, pool_output_size
 
 F64 = torch.float64
-
-
-def agree(ours_fn, ref_fn, *args, seed=0, **kwargs):
-    """ours and ref on fresh leaf copies of the floating-point tensors in ``args``: the same output (indices
-    exactly) and the same gradient of every tensor for one random upstream gradient."""
-
-    def run(fn):
-        copies = [
-            a.detach().clone().requires_grad_() if torch.is_tensor(a) and a.is_floating_point() else a for a in args
-        ]
-        return fn(*copies, **kwargs), copies
-
-    (ours, a), (ref, b) = run(ours_fn), run(ref_fn)
-    if isinstance(ref, tuple):  # (values, indices)
-        assert torch.equal(ours[1], ref[1])
-        ours, ref = ours[0], ref[0]
-    assert ours.shape == ref.shape
-    assert_close(ours, ref)
-    g = torch.randn(ref.shape, generator=gen(seed), dtype=ref.dtype)
-    ours.backward(g)
-    ref.backward(g)
-    for x, y in zip(a, b):
-        if torch.is_tensor(x) and x.requires_grad:
-            assert_close(x.grad, y.grad)
 
 
 def _two(v):

@@ -5,7 +5,7 @@ tests/representations/contract.py)."""
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import gen, opinfo_samples, rejects
+from helpers import agree, gen, opinfo_samples, rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -13,20 +13,6 @@ from torch.testing import assert_close
 from nnfaq.representations.embeddings import cosine_similarity, embedding
 
 F64 = torch.float64
-
-
-def agree(ours_fn, ref_fn, *tensors, **kwargs):
-    """ours and ref on fresh copies of ``tensors`` (floating-point ones as leaves): the same output and gradients."""
-    a, b = ([t.detach().clone().requires_grad_(t.is_floating_point()) for t in tensors] for _ in range(2))
-    ours, ref = ours_fn(*a, **kwargs), ref_fn(*b, **kwargs)
-    assert ours.shape == ref.shape
-    assert_close(ours, ref)
-    g = torch.randn(ref.shape, generator=gen(0), dtype=ref.dtype)
-    ours.backward(g)
-    ref.backward(g)
-    for x, y in zip(a, b):
-        if x.requires_grad:
-            assert_close(x.grad, y.grad)
 
 
 # --- parity ----------------------------------------------------------------------------------------

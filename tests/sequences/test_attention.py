@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import agree as _agree
 from helpers import batch_shapes, gen, opinfo_samples, rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,24 +24,8 @@ def randn(*shape):
 
 
 def agree(ours_fn, ref_fn, *args, seed=0, **kwargs):
-    """ours and ref on fresh leaf copies of the floating-point tensors in ``args``, each run from the same seed (so
-    dropout drops the same weights): the same output and the same gradient of every tensor."""
-
-    def run(fn):
-        copies = [
-            a.detach().clone().requires_grad_() if torch.is_tensor(a) and a.is_floating_point() else a for a in args
-        ]
-        torch.manual_seed(seed)
-        return fn(*copies, **kwargs), copies
-
-    (ours, a), (ref, b) = run(ours_fn), run(ref_fn)
-    assert_close(ours, ref)
-    g = torch.randn(ref.shape, generator=gen(seed), dtype=ref.dtype)
-    ours.backward(g)
-    ref.backward(g)
-    for x, y in zip(a, b):
-        if torch.is_tensor(x) and x.requires_grad:
-            assert_close(x.grad, y.grad)
+    """:func:`helpers.agree` with torch seeded before each side, so that dropout drops the same weights."""
+    _agree(ours_fn, ref_fn, *args, seed=seed, reseed=True, **kwargs)
 
 
 @st.composite

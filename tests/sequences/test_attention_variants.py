@@ -5,7 +5,7 @@ shared ones are rows of tests/sequences/contract.py)."""
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import batch_shapes, gen, rejects
+from helpers import agree, batch_shapes, gen, rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
@@ -25,18 +25,6 @@ size = st.integers(1, 5)
 
 def randn(*shape):
     return torch.randn(*shape, dtype=F64)
-
-
-def agree(ours_fn, ref_fn, *tensors):
-    """ours and ref on fresh leaf copies of ``tensors``: the same output and the same gradient of every tensor."""
-    a, b = ([t.detach().clone().requires_grad_() for t in tensors] for _ in range(2))
-    ours, ref = ours_fn(*a), ref_fn(*b)
-    assert_close(ours, ref)
-    g = torch.randn_like(ref)
-    ours.backward(g)
-    ref.backward(g)
-    for x, y in zip(a, b):
-        assert_close(x.grad, y.grad)
 
 
 def is_distribution(A):
