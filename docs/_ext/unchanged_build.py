@@ -17,9 +17,10 @@ second of a no-change build here). This extension
   title and toctree, the Python modules, the templates and the configuration (a hash of them is kept
   in the doctree folder). The search index, images and the rest are written as usual;
 - does not read again a page whose source did not change when the only dependencies newer than it
-  are download files (which the HTML builder copies at every build, under a name made from their
-  path, so the page's links stay the same) or images whose bytes are those of the copy the site
-  already has. An edited example regenerates its gallery's download archives and its thumbnail,
+  are download archives (``.zip``: the HTML builder copies every download at every build, under a
+  name made from its path, so the page's links stay the same; a download that is not an archive
+  may also be shown by the page, with ``literalinclude``) or images whose bytes are those of the
+  copy the site already has. An edited example regenerates its gallery's download archives and its thumbnail,
   which made Sphinx read and write the gallery's index page again;
 - does not rewrite a changed page's toctree ancestors when nothing they show of it changed. Sphinx
   rewrites every page whose toctree includes a page it read again (an edited example's section,
@@ -85,8 +86,8 @@ def _same_output(app, env, dependency: Path) -> bool:
     if not dependency.is_file():
         return False
     relative = Path(os.path.relpath(dependency, app.srcdir)).as_posix()
-    if any(Path(download).as_posix() == relative for download in env.dlfiles):
-        return True  # copied at every build, to a folder named by its path
+    if relative.endswith(".zip") and any(Path(download).as_posix() == relative for download in env.dlfiles):
+        return True  # an archive is only linked to (no page includes one), copied at every build by its path
     if relative in env.images:
         copy = Path(app.builder.outdir) / app.builder.imagedir / env.images[relative][1]
         return copy.is_file() and filecmp.cmp(dependency, copy, shallow=False)
