@@ -85,11 +85,11 @@ def _last_modified_time(path) -> int:
 def _same_output(app, env, dependency: Path) -> bool:
     if not dependency.is_file():
         return False
-    relative = Path(os.path.relpath(dependency, app.srcdir)).as_posix()
-    if relative.endswith(".zip") and any(Path(download).as_posix() == relative for download in env.dlfiles):
+    relative = Path(os.path.relpath(dependency, app.srcdir))
+    if relative.suffix == ".zip" and relative in env.dlfiles:  # keyed by the path relative to the sources
         return True  # an archive is only linked to (no page includes one), copied at every build by its path
-    if relative in env.images:
-        copy = Path(app.builder.outdir) / app.builder.imagedir / env.images[relative][1]
+    if relative.as_posix() in env.images:
+        copy = Path(app.builder.outdir) / app.builder.imagedir / env.images[relative.as_posix()][1]
         return copy.is_file() and filecmp.cmp(dependency, copy, shallow=False)
     return False
 
